@@ -1,0 +1,49 @@
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from articles.photo_migration import FAILED, MIGRATED, MISSING, NORMALISED, default_sources, migrate_images
+
+
+class Command(BaseCommand):
+    help = ("Move the photos of existing articles to HostGator: local files (--source) and legacy URLs are "
+            "normalised, uploaded with their renditions and checked before the row changes. Idempotent, resumable.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--source", action="append", default=None, metavar="DIR",
+                            help="folder holding old photos (repeatable); default: media/ and static/article_images/")
+        parser.add_argument("--dry-run", action="store_true", help="report what would be done, touch nothing")
+        parser.add_argument("--workers", type=int, default=4, help="parallel FTP connections (default 4)")
+        parser.add_argument("--limit", type=int, default=None, help="handle at most N articles")
+
+    def handle(self, *args, source=None, dry_run=False, workers=4, limit=None, verbosity=1, **options):
+        if workers < 1:
+            raise CommandError("--workers must be at least 1")
+        sources = source or default_sources()
+        bar = tqdm(unit="photo", disable=not sys.stderr.isatty() or verbosity == 0, file=sys.stderr)
+
+        def progress(outcome):
+            bar.update()
+            if verbosity >= 2 or (outcome.status in {FAILED, MISSING} and verbosity >= 1):
+                line = f"{outcome.status:13} article {outcome.article_id}: {outcome.old}"
+                if outcome.new and outcome.new != outcome.old:
+                    line += f" -> {outcome.new}"
+                if outcome.detail and verbosity >= 2 or outcome.status == FAILED:
+                    line += f" ({outcome.detail})"
+                bar.write(line) if not bar.disable else self.stdout.write(line)
+
+        report = migrate_images(sources=sources, dry_run=dry_run, workers=workers, limit=limit, progress=progress)
+        bar.close()
+        counts = report.counts()
+        verb = "would be " if dry_run else ""
+        self.stdout.write(
+            f"{'DRY RUN — nothing changed. ' if dry_run else ''}"
+            f"{counts[MIGRATED]} {verb}migrated, {counts['already there']} already there, "
+            f"{counts[NORMALISED]} {verb}normalised, {counts[MISSING]} missing"
+            f"{' (set to the default image)' if counts[MISSING] and not dry_run else ''}, {counts[FAILED]} failed"
+        )
+        for outcome in report.of(MISSING):
+            self.stdout.write(f"  missing: article {outcome.article_id}: {outcome.old}")
+        if not report.ok:
+            raise CommandError(f"{counts[FAILED]} photo(s) failed; fix the cause and run again (it resumes)")

@@ -1,0 +1,21 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from articles.photos import retry_pending_uploads
+
+
+class Command(BaseCommand):
+    help = ("Push the photos that HostGator could not take at save time (PendingUpload rows) and "
+            "attach them to their articles. Safe to run concurrently and again.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--limit", type=int, default=None, help="push at most N photos")
+
+    def handle(self, *args, limit=None, **options):
+        report = retry_pending_uploads(limit=limit)
+        for name in report.pushed:
+            self.stdout.write(f"pushed   {name}")
+        for name, error in report.failed:
+            self.stdout.write(f"waiting  {name}: {error}")
+        self.stdout.write(f"{len(report.pushed)} pushed, {len(report.failed)} still waiting")
+        if not report.ok:
+            raise CommandError(f"{len(report.failed)} photo(s) could not be pushed; HostGator still failing")

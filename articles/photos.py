@@ -1,0 +1,111 @@
+"""An article's photo on its way to HostGator: upload it with its renditions, or park it in the
+database when the host does not answer, and push what was parked later. No photo is ever lost.
+
+Views and admin call these functions; the storage API (``default_storage``) does the FTP work.
+"""
+
+import logging
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+from storage.errors import HostGatorError
+from storage.images import make_renditions, photo_name
+from storage.names import rendition_name
+
+from articles.models import PendingUpload
+
+logger = logging.getLogger(__name__)
+
+UPLOADED = "uploaded"
+PENDING = "pending"
+
+
+def photo_files(name, original, renditions):
+    """{remote name: bytes} for a photo and its renditions (``renditions``: {width: Rendition})."""
+    files = {name: original}
+    files.update({rendition_name(name, width): rendition.data for width, rendition in renditions.items()})
+    return files
+
+
+def upload_photo_files(name, original, renditions):
+    # Names carry the content hash, so writing the same name again writes the same bytes: the same
+    # photo uploaded twice is stored once, and a half-finished earlier attempt is simply completed.
+    default_storage.save_many(photo_files(name, original, renditions))
+
+
+def attach_photo(article, processed):
+    """Upload ``processed`` (a storage.images.ProcessedPhoto) for a saved ``article``.
+
+    Returns UPLOADED, or PENDING when HostGator failed: the photo then waits in a PendingUpload
+    row and the article keeps its previous photo (or the default image) meanwhile.
+    """
+    name = photo_name(article.slug, processed.content_hash, processed.extension, timezone.localdate())
+    original = processed.original
+    try:
+        upload_photo_files(name, original.data, processed.renditions)
+    except HostGatorError as error:
+        logger.warning("Photo of article %s parked, HostGator failed: %s", article.pk, error)
+        # A newer photo replaces one that was still waiting for the same article.
+        PendingUpload.objects.filter(article=article).delete()
+        PendingUpload.objects.create(article=article, name=name, data=original.data, width=original.width,
+                                     height=original.height, attempts=1, last_error=str(error))
+        return PENDING
+    set_article_photo(article, name, original.width, original.height)
+    PendingUpload.objects.filter(article=article).delete()
+    # The host answers again: a good moment to push what waited (after this save is committed).
+    transaction.on_commit(lambda: retry_pending_uploads(limit=5))
+    return UPLOADED
+
+
+def set_article_photo(article, name, width, height):
+    article.image = name
+    article.image_width, article.image_height = width, height
+    article.save(update_fields=["image", "image_width", "image_height", "updated_at"])
+
+
+@dataclass
+class RetryReport:
+    pushed: list = field(default_factory=list)
+    failed: list = field(default_factory=list)
+
+    @property
+    def ok(self):
+        return not self.failed
+
+
+def retry_pending_uploads(limit=None):
+    """Push parked photos and attach them to their articles. Safe to run concurrently: each row
+    is locked while it is pushed (PostgreSQL; SQLite serialises writers anyway) and rows another
+    run holds are skipped. Running it again after a complete run changes nothing."""
+    report = RetryReport()
+    waiting = PendingUpload.objects.order_by("created_at", "id").values_list("pk", flat=True)
+    for pk in list(waiting[:limit] if limit else waiting):
+        with transaction.atomic():
+            row = (PendingUpload.objects.select_for_update(skip_locked=True, of=("self",))
+                   .select_related("article").filter(pk=pk).first())
+            if row is None:  # pushed meanwhile by another run, or its article was deleted
+                continue
+            if push_pending(row):
+                report.pushed.append(row.name)
+            else:
+                report.failed.append((row.name, row.last_error))
+    return report
+
+
+def push_pending(row):
+    try:
+        renditions = make_renditions(bytes(row.data), settings.PHOTO_RENDITION_WIDTHS)
+        upload_photo_files(row.name, bytes(row.data), renditions)
+    except HostGatorError as error:
+        row.attempts += 1
+        row.last_error = str(error)
+        row.save(update_fields=["attempts", "last_error"])
+        logger.warning("Pending photo %s still waiting: %s", row.name, error)
+        return False
+    set_article_photo(row.article, row.name, row.width, row.height)
+    row.delete()
+    logger.info("Pending photo %s pushed to HostGator for article %s", row.name, row.article_id)
+    return True

@@ -1,0 +1,184 @@
+"""Settings for cmtch.online. Everything comes from the environment (names in ../shared/DESIGN.md).
+
+With no HOSTGATOR_FTP_PASSWORD the site runs on the *embedded default*: a local FTP server on
+loopback (``python -m storage.embedded``) standing in for HostGator, so the whole photo chain works
+with no external service. ``check --deploy`` reports an error if production runs that way.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_flag(name, default=False):
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name, default):
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_flag("DJANGO_DEBUG")
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. Set it in the environment (Render: generateValue in "
+            "render.yaml), or set DJANGO_DEBUG=1 for local development."
+        )
+    SECRET_KEY = "dev-only-insecure-key-never-used-in-production"  # noqa: S105
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
+if os.environ.get("RENDER_EXTERNAL_HOSTNAME"):
+    ALLOWED_HOSTS.append(os.environ["RENDER_EXTERNAL_HOSTNAME"])
+CSRF_TRUSTED_ORIGINS = [f"https://{host}" for host in ALLOWED_HOSTS if host not in {"localhost", "127.0.0.1"}]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "storage",
+    "articles",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "cmtch.urls"
+WSGI_APPLICATION = "cmtch.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "fr"
+LANGUAGES = [("fr", "Français")]
+TIME_ZONE = "Africa/Tunis"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# --- Photos: HostGator over FTP (the default storage) -------------------------------------------
+HOSTGATOR_DEFAULTS = {
+    "HOST": "ftp.novaprint.tn",
+    "PORT": 21,
+    "USER": "cmtch@cmtch.online",
+    "DIR": "/public_html/static/article_images/",
+    "PUBLIC_URL": "https://www.cmtch.online/static/article_images/",
+}
+if os.environ.get("HOSTGATOR_FTP_PASSWORD"):
+    HOSTGATOR_FTP = {
+        "HOST": os.environ.get("HOSTGATOR_FTP_HOST", HOSTGATOR_DEFAULTS["HOST"]),
+        "PORT": int(os.environ.get("HOSTGATOR_FTP_PORT", HOSTGATOR_DEFAULTS["PORT"])),
+        "USER": os.environ.get("HOSTGATOR_FTP_USER", HOSTGATOR_DEFAULTS["USER"]),
+        "PASSWORD": os.environ["HOSTGATOR_FTP_PASSWORD"],
+        "DIR": os.environ.get("HOSTGATOR_FTP_DIR", HOSTGATOR_DEFAULTS["DIR"]),
+        "PUBLIC_URL": os.environ.get("HOSTGATOR_PUBLIC_URL", HOSTGATOR_DEFAULTS["PUBLIC_URL"]),
+        "TLS": os.environ.get("HOSTGATOR_FTP_TLS", "explicit"),
+        "CA_FILE": os.environ.get("HOSTGATOR_FTP_CA_FILE") or None,
+        "TLS_FINGERPRINT": os.environ.get("HOSTGATOR_FTP_TLS_FINGERPRINT") or None,
+        "TIMEOUT": float(os.environ.get("HOSTGATOR_FTP_TIMEOUT", "15")),
+        "PASSIVE": env_flag("HOSTGATOR_FTP_PASSIVE", default=True),
+        "MAX_CONNECTIONS": int(os.environ.get("HOSTGATOR_FTP_MAX_CONNECTIONS", "4")),
+        "FILE_MODE": os.environ.get("HOSTGATOR_FTP_FILE_MODE", "644") or None,
+        "EMBEDDED": False,
+    }
+else:
+    from storage.embedded import embedded_hostgator_settings
+
+    HOSTGATOR_FTP = embedded_hostgator_settings(
+        Path(os.environ.get("EMBEDDED_HOSTGATOR_DIR", BASE_DIR / ".embedded"))
+    )
+
+# Shipped in storage/default_images/ and put on the host by `check_hostgator --fix`.
+DEFAULT_IMAGE_NAMES = ("default_article.jpg", "default_article.svg")
+DEFAULT_IMAGE_NAME = DEFAULT_IMAGE_NAMES[0]
+
+STORAGES = {
+    "default": {"BACKEND": "storage.backends.HostGatorStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# Upload limits for article photos (the form refuses more, with a French message).
+PHOTO_MAX_BYTES = int(os.environ.get("PHOTO_MAX_BYTES", 15 * 1024 * 1024))
+PHOTO_MAX_PIXELS = int(os.environ.get("PHOTO_MAX_PIXELS", 40_000_000))
+PHOTO_MAX_SIDE = int(os.environ.get("PHOTO_MAX_SIDE", 2048))
+PHOTO_RENDITION_WIDTHS = (480, 1024)
+# Django must not refuse a 15 MB photo before our own check can explain why.
+DATA_UPLOAD_MAX_MEMORY_SIZE = PHOTO_MAX_BYTES + 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- Security (check --deploy clean when DEBUG is off) ----------------------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")  # Render terminates TLS
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env_flag("DJANGO_SECURE_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", 60 * 60 * 24 * 365))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# /healthz is probed by Render over plain HTTP from inside its network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "plain"}},
+    "root": {"handlers": ["stdout"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django": {"handlers": ["stdout"], "level": "INFO", "propagate": False}},
+}

@@ -1,0 +1,65 @@
+"""A person in a real browser (Debian's chromium driven by Playwright): log into the admin, add an
+article with a photo, open the public page and see the photo really load from the FTP-served URL."""
+
+import os
+import shutil
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.test_photos import jpeg_bytes
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def browser_page(monkeypatch):
+    if not CHROMIUM:
+        if os.environ.get("CMTCH_REQUIRE_BROWSER"):
+            pytest.fail("chromium is required here (CMTCH_REQUIRE_BROWSER) but is not installed")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes are
+    # still synchronous ones.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page()
+        page.set_default_timeout(20_000)
+        yield page
+        browser.close()
+
+
+def test_editor_adds_a_photo_and_readers_see_it(browser_page, live_server, hostgator, django_user_model, tmp_path):
+    django_user_model.objects.create_superuser("editeur", "e@example.org", "mot-de-passe-de-test-42")
+    photo = tmp_path / "finale.jpg"
+    photo.write_bytes(jpeg_bytes(size=(1400, 900)))
+    page = browser_page
+
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "editeur")
+    page.fill("#id_password", "mot-de-passe-de-test-42")
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/admin/articles/article/add/")
+    page.fill("#id_title", "Finale de la coupe")
+    page.set_input_files("#id_photo", str(photo))
+    page.check("#id_published")
+    when = timezone.localtime() - timedelta(minutes=5)
+    page.fill("#id_published_at_0", when.strftime("%d/%m/%Y"))
+    page.fill("#id_published_at_1", when.strftime("%H:%M:%S"))
+    page.click("input[name=_save]")
+    page.wait_for_selector(".messagelist .success")
+
+    page.goto(f"{live_server.url}/articles/finale-de-la-coupe/")
+    image = page.locator("img.photo")
+    image.wait_for()
+    page.wait_for_function("() => document.querySelector('img.photo').complete")
+    assert image.evaluate("img => img.naturalWidth") > 0
+    assert image.evaluate("img => img.currentSrc").startswith(hostgator.public_url)
+    page.screenshot(path=str(tmp_path / "article.png"))
