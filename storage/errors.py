@@ -1,0 +1,56 @@
+"""The one small hierarchy of errors for everything that talks to HostGator.
+
+A message names the operation, the remote path and the server's reply; it never contains the
+password (the transport never hands the password to anything that formats text).
+"""
+
+
+class HostGatorError(Exception):
+    """Base class: the host did not do what was asked."""
+
+    def __init__(self, operation, path="", reply="", detail=""):
+        self.operation, self.path, self.reply, self.detail = operation, path, reply, detail
+        parts = [f"FTP {operation}"]
+        if path:
+            parts.append(f"'{path}'")
+        parts.append("failed")
+        message = " ".join(parts)
+        if reply:
+            message += f": server replied {reply!r}"
+        if detail:
+            message += f" ({detail})"
+        super().__init__(message)
+
+    @property
+    def code(self):
+        """The three-digit reply code as a string ('550'), or '' when the server said nothing."""
+        return self.reply[:3] if self.reply[:3].isdigit() else ""
+
+
+class HostGatorUnavailable(HostGatorError):
+    """No usable connection: refused, reset, closed, unknown host. Worth retrying later."""
+
+
+class HostGatorTimeout(HostGatorUnavailable):
+    """The server accepted the connection or the command, then said nothing in time."""
+
+
+class HostGatorTLSError(HostGatorError):
+    """The server's certificate could not be verified, or does not match the pinned fingerprint."""
+
+
+class HostGatorLoginError(HostGatorError):
+    """The server refused the user name or password (530)."""
+
+
+class HostGatorRefused(HostGatorError):
+    """A permanent refusal (5xx): retrying the same request cannot help."""
+
+
+class HostGatorBusy(HostGatorError):
+    """A transient refusal (4xx, including 421 too many connections) that outlived our retries."""
+
+
+class UnsafeName(ValueError):
+    """A file name the photo folder must never hold: it would escape the folder, or Apache/PHP on
+    the host would run it or serve it as a page."""

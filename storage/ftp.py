@@ -1,0 +1,659 @@
+"""The FTP/FTPS transport to HostGator. Knows nothing of Django.
+
+Why by hand on top of ftplib rather than a library: no maintained Python FTP client does what a
+shared host needs together — certificate verification or pinning before the password is sent,
+TLS session reuse on data connections (cpython gh-63699), per-reply timeouts, a small thread-safe
+pool under the host's per-IP connection cap, and atomic uploads in few round trips.
+
+Round trips of one warm upload (``upload_atomically``):
+  1. EPSV/PASV  2. STOR <temporary>  3. SIZE <temporary> + SITE CHMOD + MLST <final>  4. RNFR + RNTO
+Steps 3 and 4 are pipelined (several commands sent before the replies are read, as RFC 959
+allows); each pipeline is harmless if an earlier command in it fails (a failed RNFR turns RNTO
+into a 503, nothing else changes).
+"""
+
+import ftplib
+import hashlib
+import io
+import logging
+import posixpath
+import secrets
+import select
+import socket
+import ssl
+import threading
+import time
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from storage.errors import (
+    HostGatorBusy,
+    HostGatorError,
+    HostGatorLoginError,
+    HostGatorRefused,
+    HostGatorTimeout,
+    HostGatorTLSError,
+    HostGatorUnavailable,
+)
+from storage.names import TEMP_PREFIX, is_temporary
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 64 * 1024
+# Pure-FTPd closes a connection idle for ~15 minutes; do not even try one idle that long.
+MAX_IDLE_SECONDS = 10 * 60
+RETRY_DELAYS = (0.2, 0.5, 1.0)  # between attempts: four attempts in all, under two seconds
+
+
+@dataclass(frozen=True)
+class FTPConfig:
+    host: str
+    user: str
+    password: str = field(repr=False)
+    port: int = 21
+    tls: str = "explicit"
+    ca_file: str | None = None
+    tls_fingerprint: str | None = field(default=None, repr=False)
+    timeout: float = 15.0
+    passive: bool = True
+    max_connections: int = 4
+    file_mode: str | None = "644"
+
+    @classmethod
+    def from_settings(cls, values):
+        """Build from the HOSTGATOR_FTP settings dict (keys: DESIGN.md)."""
+        tls = str(values.get("TLS") or "explicit").strip().lower()
+        if tls not in {"explicit", "off"}:
+            raise ValueError(f"HOSTGATOR_FTP_TLS must be 'explicit' or 'off', not {tls!r}")
+        fingerprint = values.get("TLS_FINGERPRINT") or None
+        if fingerprint:
+            fingerprint = fingerprint.replace(":", "").strip().lower()
+            if len(fingerprint) != 64 or any(char not in "0123456789abcdef" for char in fingerprint):
+                raise ValueError("HOSTGATOR_FTP_TLS_FINGERPRINT must be a SHA-256 (64 hex digits, colons allowed)")
+        return cls(
+            host=values["HOST"], port=int(values.get("PORT") or 21), user=values["USER"],
+            password=values.get("PASSWORD") or "", tls=tls, ca_file=values.get("CA_FILE") or None,
+            tls_fingerprint=fingerprint, timeout=float(values.get("TIMEOUT") or 15),
+            passive=bool(values.get("PASSIVE", True)), max_connections=max(1, int(values.get("MAX_CONNECTIONS") or 4)),
+            file_mode=str(values["FILE_MODE"]) if values.get("FILE_MODE") else None,
+        )
+
+
+@dataclass
+class ServerState:
+    """What one server told us, shared by all connections of a pool so that later connections
+    skip those round trips: its FEAT answer, folders known to exist, whether SITE CHMOD works."""
+
+    features: dict = field(default_factory=dict)
+    known_dirs: set = field(default_factory=set)
+    chmod_refused: bool = False
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    size: int | None
+    modified: datetime | None = None
+    mode: str | None = None
+    is_dir: bool = False
+
+
+def tls_context(config):
+    if config.tls_fingerprint:
+        # Shared hosts present a certificate for their own name (gatorNNNN...), not ftp.<domain>:
+        # the pinned SHA-256 is checked instead of the chain and name, before USER/PASS is sent.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        context = ssl.create_default_context()
+        if config.ca_file:
+            context.load_verify_locations(cafile=config.ca_file)
+    # TLS 1.2 on purpose: data connections must resume the control connection's session (vsftpd
+    # require_ssl_reuse, ProFTPD, some Pure-FTPd set-ups). Under TLS 1.3 the tickets arrive after
+    # the handshake and each one is used up by a single resumption, so transfers after the first
+    # few would be refused with 522/425. A TLS 1.2 session resumes any number of times.
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+class _CountingFTPMixin:
+    """Counts commands sent and round trips waited for (a pipelined batch is one round trip)."""
+
+    commands_sent = 0
+    round_trips = 0
+    _awaiting_reply = False
+
+    def putcmd(self, line):
+        self.commands_sent += 1
+        self._awaiting_reply = True
+        super().putcmd(line)
+
+    def getresp(self):
+        if self._awaiting_reply:
+            self.round_trips += 1
+            self._awaiting_reply = False
+        return super().getresp()
+
+    def _text_file(self):
+        # A reply echoing a name in another encoding must not kill the connection.
+        self.file = self.sock.makefile("r", encoding=self.encoding, errors="replace")
+
+
+class _PlainFTP(_CountingFTPMixin, ftplib.FTP):
+    def connect(self, *args, **kwargs):
+        welcome = super().connect(*args, **kwargs)
+        self._text_file()
+        return welcome
+
+
+class _SecureFTP(_CountingFTPMixin, ftplib.FTP_TLS):
+    """FTP_TLS that verifies (or pins) the certificate and resumes the control connection's TLS
+    session on every data connection — ftplib does neither by itself (cpython gh-63699)."""
+
+    fingerprint = None
+
+    def connect(self, *args, **kwargs):
+        welcome = super().connect(*args, **kwargs)
+        self._text_file()
+        return welcome
+
+    def auth(self):
+        response = super().auth()
+        self._text_file()
+        self.check_pin(self.sock, "AUTH TLS")
+        return response
+
+    def check_pin(self, tls_socket, operation):
+        if not self.fingerprint:
+            return
+        seen = hashlib.sha256(tls_socket.getpeercert(binary_form=True)).hexdigest()
+        if not secrets.compare_digest(seen, self.fingerprint):
+            raise HostGatorTLSError(operation, detail=f"certificate SHA-256 is {seen}, not the pinned "
+                                                       f"HOSTGATOR_FTP_TLS_FINGERPRINT")
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)  # noqa: S321 (wrapped in TLS just below)
+        if self._prot_p:
+            try:
+                conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
+                self.check_pin(conn, "data connection")
+            except BaseException:
+                conn.close()
+                raise
+        return conn, size
+
+
+def translate(error, operation, path=""):
+    """Any failure of ftplib/socket/ssl -> one HostGatorError that names operation, path and reply."""
+    if isinstance(error, HostGatorError):
+        return error
+    reply = str(error).strip().splitlines()[-1] if isinstance(error, ftplib.Error) and str(error) else ""
+    if isinstance(error, ftplib.error_perm):
+        if reply.startswith("530"):
+            return HostGatorLoginError(operation, path, reply, "check HOSTGATOR_FTP_USER and HOSTGATOR_FTP_PASSWORD")
+        return HostGatorRefused(operation, path, reply)
+    if isinstance(error, ftplib.error_temp):
+        return HostGatorBusy(operation, path, reply)
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return HostGatorTLSError(operation, path, detail=f"{error.verify_message}; set HOSTGATOR_FTP_CA_FILE or "
+                                                         f"pin HOSTGATOR_FTP_TLS_FINGERPRINT")
+    if isinstance(error, TimeoutError):
+        return HostGatorTimeout(operation, path, detail="no answer in time (HOSTGATOR_FTP_TIMEOUT)")
+    if isinstance(error, socket.gaierror):
+        return HostGatorUnavailable(operation, path, detail=f"unknown host ({error.strerror})")
+    if isinstance(error, ftplib.Error):  # a reply out of protocol
+        return HostGatorUnavailable(operation, path, reply, "unexpected reply")
+    if isinstance(error, EOFError):
+        return HostGatorUnavailable(operation, path, detail="the server closed the connection")
+    if isinstance(error, OSError):
+        return HostGatorUnavailable(operation, path, detail=error.strerror or type(error).__name__)
+    return HostGatorError(operation, path, detail=type(error).__name__)
+
+
+def is_retryable(error):
+    """Worth another attempt on a fresh connection: resets, closes, 4xx. Never a permanent 5xx,
+    a login or certificate failure, nor a timeout (a stalled host must fail within the timeout)."""
+    return isinstance(error, HostGatorUnavailable | HostGatorBusy) and not isinstance(error, HostGatorTimeout)
+
+
+def breaks_connection(error):
+    """After these the control connection cannot be trusted any more (421 closes it too)."""
+    return not isinstance(error, HostGatorRefused | HostGatorBusy) or error.code == "421"
+
+
+def parse_mlst_facts(line):
+    """' type=file;size=12;modify=20261125093000;UNIX.mode=0644; /a/b.jpg' -> RemoteFile."""
+    facts_text = line.strip().split(" ", 1)[0]
+    facts = {}
+    for fact in facts_text.split(";"):
+        if "=" in fact:
+            key, _, value = fact.partition("=")
+            facts[key.strip().lower()] = value.strip()
+    mode = facts.get("unix.mode")
+    return RemoteFile(
+        size=int(facts["size"]) if facts.get("size", "").isdigit() else None,
+        modified=parse_ftp_time(facts.get("modify")),
+        mode=mode[-3:] if mode else None,
+        is_dir=facts.get("type", "").lower() in {"dir", "cdir", "pdir"},
+    )
+
+
+def parse_ftp_time(value):
+    if not value:
+        return None
+    with suppress(ValueError):
+        return datetime.strptime(value[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    return None
+
+
+class FTPConnection:
+    """One logged-in control connection. Used by one thread at a time (the pool sees to it)."""
+
+    def __init__(self, config, ftp, server):
+        self.config, self.ftp, self.server = config, ftp, server
+        self.last_used = time.monotonic()
+
+    @property
+    def features(self):
+        return self.server.features
+
+    @classmethod
+    def open(cls, config, server=None):
+        """Connect, secure, verify, log in. ``server``: what an earlier connection learnt (FEAT),
+        which saves a round trip."""
+        secure = config.tls == "explicit"
+        ftp = _SecureFTP(context=tls_context(config), timeout=config.timeout) if secure \
+            else _PlainFTP(timeout=config.timeout)
+        ftp.encoding = "utf-8"
+        stage = "connect"
+        try:
+            ftp.connect(config.host, config.port, timeout=config.timeout)
+            if secure:
+                stage = "AUTH TLS"
+                ftp.fingerprint = config.tls_fingerprint
+                ftp.auth()  # certificate checked here, before the password leaves
+            stage = "login"
+            ftp.login(config.user, config.password)
+            if secure:
+                ftp.prot_p()
+            ftp.set_pasv(config.passive)
+            if server is None:
+                server = ServerState(features=read_features(ftp))
+            if "UTF8" in server.features:
+                # Pure-FTPd may answer 504 and still take UTF-8 names: fine either way.
+                with suppress(ftplib.Error):
+                    ftp.sendcmd("OPTS UTF8 ON")
+            ftp.voidcmd("TYPE I")
+        except BaseException as error:
+            close_quietly(ftp)
+            raise translate(error, stage, f"{config.host}:{config.port}") from None
+        return cls(config, ftp, server)
+
+    @property
+    def round_trips(self):
+        return self.ftp.round_trips
+
+    @property
+    def commands_sent(self):
+        return self.ftp.commands_sent
+
+    def looks_alive(self):
+        """True unless the server has hung up or said something unasked (e.g. '421 Timeout').
+        Costs no round trip: a peek at the socket."""
+        if time.monotonic() - self.last_used > MAX_IDLE_SECONDS:
+            return False
+        sock = self.ftp.sock
+        if sock is None:
+            return False
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return False
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return not readable
+
+    def close(self):
+        close_quietly(self.ftp)
+
+    # --- reading --------------------------------------------------------------------------------
+    def stat(self, path):
+        """RemoteFile, or None if nothing is there. One round trip (MLST, else SIZE + MDTM)."""
+        if "MLST" in self.features:
+            try:
+                reply = self.ftp.sendcmd(f"MLST {path}")
+            except ftplib.error_perm:
+                return None
+            lines = reply.splitlines()
+            facts = next((line for line in lines[1:] if line.startswith(" ")), lines[1] if len(lines) > 1 else "")
+            return parse_mlst_facts(facts)
+        try:
+            size = self.ftp.size(path)
+        except ftplib.error_perm:
+            return self._stat_by_listing(path)
+        modified = None
+        if "MDTM" in self.features:
+            with suppress(ftplib.error_perm):
+                modified = parse_ftp_time(self.ftp.sendcmd(f"MDTM {path}")[4:].strip())
+        return RemoteFile(size=size, modified=modified)
+
+    def _stat_by_listing(self, path):
+        # For servers without MLST whose SIZE refuses directories: look for the name in its folder.
+        folder, name = posixpath.split(path)
+        dirs, files = self.listdir(folder)
+        if name in dirs:
+            return RemoteFile(size=None, is_dir=True)
+        return RemoteFile(size=None) if name in files else None
+
+    def retrieve(self, path, write):
+        """Stream the file at ``path`` to ``write(bytes)``, chunk by chunk."""
+        with self._transfer(f"RETR {path}") as conn:
+            while chunk := conn.recv(CHUNK_SIZE):
+                write(chunk)
+
+    def listdir(self, path):
+        """(folders, files) in ``path``, without '.', '..' and temporary upload names."""
+        lines = []
+        command = "MLSD" if "MLST" in self.features else "LIST -a"
+        try:
+            self._read_lines(f"{command} {path}", lines.append)
+        except ftplib.error_perm as error:
+            if str(error).startswith("550"):
+                return [], []
+            raise
+        dirs, files = [], []
+        for line in lines:
+            if command == "MLSD":
+                facts, _, name = line.partition(" ")
+                entry = parse_mlst_facts(facts)
+            else:  # unix-style LIST: 'drwxr-xr-x 2 user group 4096 Nov 25 09:00 name'
+                parts = line.split(None, 8)
+                if len(parts) < 9:
+                    continue
+                name, entry = parts[8], RemoteFile(size=None, is_dir=line.startswith("d"))
+            if name in {".", ".."} or is_temporary(name) or not name:
+                continue
+            (dirs if entry.is_dir else files).append(name)
+        return sorted(dirs), sorted(files)
+
+    def _read_lines(self, command, callback):
+        with self._transfer(command) as conn, conn.makefile("r", encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                callback(line.rstrip("\r\n"))
+
+    # --- writing --------------------------------------------------------------------------------
+    def upload_atomically(self, path, fileobj, overwrite=False, alternatives=()):
+        """Write ``fileobj`` to ``path`` so that no reader ever sees a half file there: upload to a
+        hidden temporary name in the same folder, check its size, set the mode, rename.
+
+        With overwrite=False an existing file is never replaced: the next name from
+        ``alternatives`` (an iterable of paths) is used instead. Returns the path written.
+        """
+        folder = posixpath.dirname(path)
+        temporary = posixpath.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(6)}.part")
+        if fileobj.seekable():
+            fileobj.seek(0)  # a retry starts from the beginning
+        try:
+            sent = self._store(temporary, fileobj)
+            checks = [f"SIZE {temporary}"]
+            set_mode = bool(self.config.file_mode) and not self.server.chmod_refused
+            if set_mode:
+                checks.append(f"SITE CHMOD {self.config.file_mode} {temporary}")
+            if not overwrite:
+                checks.append(self._stat_command(path))
+            replies = self.pipeline(checks)
+            size_reply = replies[0]
+            if isinstance(size_reply, Exception) or size_reply.split()[-1] != str(sent):
+                raise HostGatorUnavailable("verify upload", path, str(size_reply).strip(),
+                                           f"{sent} bytes sent; the server did not keep them all")
+            if set_mode and isinstance(replies[1], Exception):
+                # cPanel's Pure-FTPd allows SITE CHMOD; a server that does not already applies its
+                # own umask (usually 644). Say it once and stop asking.
+                self.server.chmod_refused = True
+                logger.warning("FTP server refused SITE CHMOD (%s); files keep the server's default mode",
+                               str(replies[1]).strip())
+            if not overwrite:
+                path = self._first_free(path, replies[-1], iter(alternatives))
+            rename_from, rename_to = self.pipeline([f"RNFR {temporary}", f"RNTO {path}"])
+            for reply in (rename_from, rename_to):
+                if isinstance(reply, Exception):
+                    raise reply
+        except BaseException:
+            self.discard_temporary(temporary)
+            raise
+        self.last_used = time.monotonic()
+        return path
+
+    def _store(self, path, fileobj):
+        folder = posixpath.dirname(path)
+        try:
+            return self._send(path, fileobj)
+        except ftplib.error_perm:
+            if folder in self.server.known_dirs or not fileobj.seekable():
+                raise
+        # The folder may be missing (a new month): make it, then try once more.
+        self.makedirs(folder)
+        fileobj.seek(0)
+        return self._send(path, fileobj)
+
+    def _send(self, path, fileobj):
+        sent = 0
+        with self._transfer(f"STOR {path}") as conn:
+            while chunk := fileobj.read(CHUNK_SIZE):
+                conn.sendall(chunk)
+                sent += len(chunk)
+        self.server.known_dirs.add(posixpath.dirname(path))
+        return sent
+
+    def _stat_command(self, path):
+        return f"MLST {path}" if "MLST" in self.features else f"SIZE {path}"
+
+    def _first_free(self, path, exists_reply, alternatives):
+        while not isinstance(exists_reply, ftplib.error_perm):  # 2xx: something is there
+            if isinstance(exists_reply, Exception):
+                raise exists_reply
+            taken, path = path, next(alternatives, None)
+            if path is None:
+                raise HostGatorRefused("upload", taken, detail="the name is taken and no other name is left")
+            exists_reply = self.pipeline([self._stat_command(path)])[0]
+        return path
+
+    def discard_temporary(self, temporary):
+        """Best effort: a failed upload leaves no temporary file behind (and if the connection is
+        dead, the name is recognisable for check_hostgator's clean-up)."""
+        with suppress(Exception):
+            self.ftp.sendcmd(f"DELE {temporary}")
+
+    def delete(self, path):
+        """Idempotent: deleting what is not there is fine."""
+        try:
+            self.ftp.sendcmd(f"DELE {path}")
+        except ftplib.error_perm:
+            if self.stat(path) is not None:
+                raise
+
+    def makedirs(self, path):
+        """mkdir -p, remembered so that a folder is never probed twice by this pool."""
+        known = self.server.known_dirs
+        partial = ""
+        for part in [part for part in path.split("/") if part]:
+            partial = f"{partial}/{part}"
+            if partial in known:
+                continue
+            with suppress(ftplib.error_perm):  # 550/521: already there (or refused: STOR will tell)
+                self.ftp.sendcmd(f"MKD {partial}")
+            known.add(partial)
+
+    def chmod(self, path, mode):
+        self.ftp.sendcmd(f"SITE CHMOD {mode} {path}")
+
+    def store_bytes(self, path, data):
+        """Plain (non-atomic) upload, for small files of our own such as the folder's guard."""
+        self._store(path, io.BytesIO(data))
+
+    # --- plumbing -------------------------------------------------------------------------------
+    def pipeline(self, commands):
+        """Send ``commands`` at once, then read one reply each: one round trip for all of them.
+        A refusal (4xx/5xx) is returned in place of its reply, so the next replies stay in step."""
+        for command in commands:
+            self.ftp.putcmd(command)
+        replies = []
+        for _ in commands:
+            try:
+                replies.append(self.ftp.getresp())
+            except (ftplib.error_temp, ftplib.error_perm) as refusal:
+                replies.append(refusal)
+        for reply in replies:
+            if isinstance(reply, ftplib.error_temp) and str(reply).startswith("421"):
+                raise reply  # the server is closing the connection
+        return replies
+
+    def _transfer(self, command):
+        return _Transfer(self.ftp, command)
+
+
+class _Transfer:
+    """A data connection for one command; on exit, closes it (TLS close_notify first) and reads
+    the server's final reply (226)."""
+
+    def __init__(self, ftp, command):
+        self.ftp, self.command = ftp, command
+
+    def __enter__(self):
+        self.conn, _ = self.ftp.ntransfercmd(self.command)
+        return self.conn
+
+    def __exit__(self, exc_type, exc, traceback):
+        try:
+            if exc_type is None and isinstance(self.conn, ssl.SSLSocket):
+                self.conn.unwrap()
+        finally:
+            self.conn.close()
+        if exc_type is None:
+            self.ftp.voidresp()
+        return False
+
+
+def read_features(ftp):
+    """FEAT -> {'MLST': ..., 'UTF8': ..., 'SIZE': ...}; empty when the server has no FEAT."""
+    features = {}
+    try:
+        reply = ftp.sendcmd("FEAT")
+    except ftplib.Error:
+        return features
+    for line in reply.splitlines()[1:-1]:
+        name, _, argument = line.strip().partition(" ")
+        if name:
+            features[name.upper()] = argument
+    return features
+
+
+def close_quietly(ftp):
+    with suppress(Exception):
+        if ftp.sock is not None:
+            ftp.sock.settimeout(1)
+            ftp.quit()
+    with suppress(Exception):
+        ftp.close()
+
+
+class FTPPool:
+    """At most ``max_connections`` logged-in connections, each used by one thread at a time.
+
+    Shared hosts cap connections per client IP (cPanel's Pure-FTPd: 8). When the server answers
+    ``421 Too many connections`` the pool lowers its own cap to what it already holds and waits for
+    one of those, instead of failing.
+    """
+
+    def __init__(self, config, connect=FTPConnection.open):
+        self.config = config
+        self._connect = connect
+        self._idle = []
+        self._open = 0
+        self.limit = config.max_connections
+        self._available = threading.Condition()
+        self.server = None  # ServerState, learnt by the first connection
+        self.connections_opened = 0
+
+    def run(self, operation, path, work):
+        """``work(connection)`` with retries on a fresh connection for transient failures."""
+        for attempt, delay in enumerate((*RETRY_DELAYS, None)):
+            try:
+                connection = self._acquire()
+            except HostGatorError as error:
+                if delay is None or not is_retryable(error):
+                    raise
+                logger.info("FTP %s %s: %s; trying again in %.1fs", operation, path, error, delay)
+                time.sleep(delay)
+                continue
+            try:
+                result = work(connection)
+            except BaseException as raw:
+                error = translate(raw, operation, path)
+                if breaks_connection(error):
+                    self._discard(connection)
+                else:
+                    self._release(connection)
+                if delay is None or not is_retryable(error):
+                    raise error from None
+                logger.info("FTP %s %s (attempt %d): %s; trying again in %.1fs",
+                            operation, path, attempt + 1, error, delay)
+                time.sleep(delay)
+                continue
+            self._release(connection)
+            return result
+        raise AssertionError("unreachable")
+
+    def _acquire(self):
+        deadline = time.monotonic() + self.config.timeout
+        with self._available:
+            while True:
+                while self._idle:
+                    connection = self._idle.pop()
+                    if connection.looks_alive():
+                        return connection
+                    self._open -= 1
+                    connection.close()
+                if self._open < self.limit:
+                    self._open += 1
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise HostGatorBusy("connect", detail=f"all {self.limit} FTP connections stayed busy")
+                self._available.wait(remaining)
+        try:
+            connection = self._connect(self.config, self.server)
+        except HostGatorError as error:
+            with self._available:
+                self._open -= 1
+                if error.code == "421" and self._open >= 1:
+                    # The host's per-IP cap is lower than ours: live with what we hold.
+                    self.limit = max(1, self._open)
+                    logger.warning("FTP server refused a connection (%s); using at most %d", error.reply, self.limit)
+                self._available.notify()
+            raise
+        if self.server is None:
+            self.server = connection.server
+        self.connections_opened += 1
+        return connection
+
+    def _release(self, connection):
+        connection.last_used = time.monotonic()
+        with self._available:
+            self._idle.append(connection)
+            self._available.notify()
+
+    def _discard(self, connection):
+        connection.close()
+        with self._available:
+            self._open -= 1
+            self._available.notify()
+
+    def close(self):
+        with self._available:
+            idle, self._idle = self._idle, []
+            self._open -= len(idle)
+        for connection in idle:
+            connection.close()
