@@ -19,7 +19,6 @@ from django.core.files.utils import validate_file_name
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils import timezone
-from django.utils.deconstruct import deconstructible
 from django.utils.encoding import filepath_to_uri
 from storages.backends.ftp import FTPStorage
 from storages.base import BaseStorage
@@ -35,7 +34,6 @@ MAX_ALTERNATIVE_NAMES = 100
 _live_storages = weakref.WeakSet()
 
 
-@deconstructible(path="storage.backends.HostGatorStorage")
 class HostGatorStorage(FTPStorage):
     """Configured from settings.HOSTGATOR_FTP (the HOSTGATOR_* environment variables); keyword
     arguments with the same names in lower case override single values (tests, scripts)."""
@@ -66,6 +64,7 @@ class HostGatorStorage(FTPStorage):
         }
 
     def deconstruct(self):
+        # FTPStorage is @deconstructible; re-decorating here would replace this method.
         path, args, kwargs = super().deconstruct()
         # Never let a secret reach a migration file.
         return path, args, {key: value for key, value in kwargs.items() if key not in {"password", "tls_fingerprint"}}
@@ -174,9 +173,8 @@ class HostGatorStorage(FTPStorage):
             name = content.name
         if not hasattr(content, "chunks"):
             content = File(content, name)
-        name = str(name).replace("\\", "/")
+        name = self.check_writable_name(str(name))
         validate_file_name(name, allow_relative_path=True)
-        self.check_writable_name(name)
         names = self._candidate_names(name, max_length)
         first = next(names, None)
         if first is None:

@@ -88,6 +88,8 @@ class ServerState:
     features: dict = field(default_factory=dict)
     known_dirs: set = field(default_factory=set)
     chmod_refused: bool = False
+    # Temporary files of uploads whose connection died: deleted through the next healthy one.
+    orphans: set = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -461,10 +463,24 @@ class FTPConnection:
         return path
 
     def discard_temporary(self, temporary):
-        """Best effort: a failed upload leaves no temporary file behind (and if the connection is
-        dead, the name is recognisable for check_hostgator's clean-up)."""
-        with suppress(Exception):
+        """Best effort: a failed upload leaves no temporary file behind. On a dead connection the
+        name waits in ``orphans`` for the next healthy one (and stays recognisable by its prefix
+        for check_hostgator's clean-up should this process die first)."""
+        try:
             self.ftp.sendcmd(f"DELE {temporary}")
+        except ftplib.error_perm:
+            pass  # never created
+        except Exception:
+            self.server.orphans.add(temporary)
+
+    def delete_orphans(self):
+        while self.server.orphans:
+            orphan = self.server.orphans.pop()
+            try:
+                self.delete(orphan)
+            except BaseException:
+                self.server.orphans.add(orphan)
+                raise
 
     def delete(self, path):
         """Idempotent: deleting what is not there is fine."""
@@ -602,6 +618,9 @@ class FTPPool:
                             operation, path, attempt + 1, error, delay)
                 time.sleep(delay)
                 continue
+            if self.server.orphans:
+                with suppress(Exception):
+                    connection.delete_orphans()
             self._release(connection)
             return result
         raise AssertionError("unreachable")
