@@ -85,11 +85,15 @@ class ServerState:
     """What one server told us, shared by all connections of a pool so that later connections
     skip those round trips: its FEAT answer, folders known to exist, whether SITE CHMOD works."""
 
-    features: dict = field(default_factory=dict)
+    features: dict | None = None  # None until a connection has asked (FEAT)
     known_dirs: set = field(default_factory=set)
     chmod_refused: bool = False
     # Temporary files of uploads whose connection died: deleted through the next healthy one.
     orphans: set = field(default_factory=set)
+    name_locks: tuple = field(default_factory=lambda: tuple(threading.Lock() for _ in range(64)))
+
+    def lock_for(self, path):
+        return self.name_locks[hash(path) % len(self.name_locks)]
 
 
 @dataclass(frozen=True)
@@ -263,8 +267,9 @@ class FTPConnection:
 
     @classmethod
     def open(cls, config, server=None):
-        """Connect, secure, verify, log in. ``server``: what an earlier connection learnt (FEAT),
-        which saves a round trip."""
+        """Connect, secure, verify, log in. ``server``: the ServerState shared with the other
+        connections of a pool (what one connection learns, e.g. FEAT, saves the others a round trip)."""
+        server = server or ServerState()
         secure = config.tls == "explicit"
         ftp = _SecureFTP(context=tls_context(config), timeout=config.timeout) if secure \
             else _PlainFTP(timeout=config.timeout)
@@ -281,8 +286,8 @@ class FTPConnection:
             if secure:
                 ftp.prot_p()
             ftp.set_pasv(config.passive)
-            if server is None:
-                server = ServerState(features=read_features(ftp))
+            if server.features is None:
+                server.features = read_features(ftp)
             if "UTF8" in server.features:
                 # Pure-FTPd may answer 504 and still take UTF-8 names: fine either way.
                 with suppress(ftplib.Error):
@@ -397,14 +402,16 @@ class FTPConnection:
         temporary = posixpath.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(6)}.part")
         if fileobj.seekable():
             fileobj.seek(0)  # a retry starts from the beginning
+        claim = None if overwrite else NameClaim(self, path, iter(alternatives))
         try:
             sent = self._store(temporary, fileobj)
             checks = [f"SIZE {temporary}"]
             set_mode = bool(self.config.file_mode) and not self.server.chmod_refused
             if set_mode:
                 checks.append(f"SITE CHMOD {self.config.file_mode} {temporary}")
-            if not overwrite:
-                checks.append(self._stat_command(path))
+            if claim:
+                claim.lock()
+                checks.append(self.stat_command(path))
             replies = self.pipeline(checks)
             size_reply = replies[0]
             if isinstance(size_reply, Exception) or size_reply.split()[-1] != str(sent):
@@ -416,15 +423,17 @@ class FTPConnection:
                 self.server.chmod_refused = True
                 logger.warning("FTP server refused SITE CHMOD (%s); files keep the server's default mode",
                                str(replies[1]).strip())
-            if not overwrite:
-                path = self._first_free(path, replies[-1], iter(alternatives))
-            rename_from, rename_to = self.pipeline([f"RNFR {temporary}", f"RNTO {path}"])
-            for reply in (rename_from, rename_to):
+            if claim:
+                path = claim.first_free(replies[-1])
+            for reply in self.pipeline([f"RNFR {temporary}", f"RNTO {path}"]):
                 if isinstance(reply, Exception):
                     raise reply
         except BaseException:
             self.discard_temporary(temporary)
             raise
+        finally:
+            if claim:
+                claim.release()
         self.last_used = time.monotonic()
         return path
 
@@ -449,18 +458,8 @@ class FTPConnection:
         self.server.known_dirs.add(posixpath.dirname(path))
         return sent
 
-    def _stat_command(self, path):
+    def stat_command(self, path):
         return f"MLST {path}" if "MLST" in self.features else f"SIZE {path}"
-
-    def _first_free(self, path, exists_reply, alternatives):
-        while not isinstance(exists_reply, ftplib.error_perm):  # 2xx: something is there
-            if isinstance(exists_reply, Exception):
-                raise exists_reply
-            taken, path = path, next(alternatives, None)
-            if path is None:
-                raise HostGatorRefused("upload", taken, detail="the name is taken and no other name is left")
-            exists_reply = self.pipeline([self._stat_command(path)])[0]
-        return path
 
     def discard_temporary(self, temporary):
         """Best effort: a failed upload leaves no temporary file behind. On a dead connection the
@@ -530,6 +529,42 @@ class FTPConnection:
         return _Transfer(self.ftp, command)
 
 
+class NameClaim:
+    """Makes "is the name free?" and "rename onto it" one step for the threads of this process.
+
+    FTP has no create-if-absent, so two uploads of photo.jpg at once could both find the name
+    free and the second rename would replace the first. A lock per name (striped, see
+    ServerState) is held from the check to the rename. Other processes can still race in the
+    one round trip between check and rename; the site's own photos carry a content hash in their
+    names, so for them a collision is the same bytes."""
+
+    def __init__(self, connection, path, alternatives):
+        self.connection, self.path, self.alternatives = connection, path, alternatives
+        self._held = None
+
+    def lock(self):
+        self._held = self.connection.server.lock_for(self.path)
+        self._held.acquire()
+
+    def release(self):
+        if self._held is not None:
+            self._held.release()
+            self._held = None
+
+    def first_free(self, exists_reply):
+        """The first of path, alternatives... that the server says is free (its lock held)."""
+        while not isinstance(exists_reply, ftplib.error_perm):  # 2xx: something is there
+            if isinstance(exists_reply, Exception):
+                raise exists_reply
+            self.release()
+            taken, self.path = self.path, next(self.alternatives, None)
+            if self.path is None:
+                raise HostGatorRefused("upload", taken, detail="the name is taken and no other name is left")
+            self.lock()
+            exists_reply = self.connection.pipeline([self.connection.stat_command(self.path)])[0]
+        return self.path
+
+
 class _Transfer:
     """A data connection for one command; on exit, closes it (TLS close_notify first) and reads
     the server's final reply (226)."""
@@ -590,7 +625,7 @@ class FTPPool:
         self._open = 0
         self.limit = config.max_connections
         self._available = threading.Condition()
-        self.server = None  # ServerState, learnt by the first connection
+        self.server = ServerState()
         self.connections_opened = 0
 
     def run(self, operation, path, work):
@@ -653,8 +688,6 @@ class FTPPool:
                     logger.warning("FTP server refused a connection (%s); using at most %d", error.reply, self.limit)
                 self._available.notify()
             raise
-        if self.server is None:
-            self.server = connection.server
         self.connections_opened += 1
         return connection
 
