@@ -1,0 +1,77 @@
+"""Fixtures shared by the whole suite: real FTP servers on loopback (server code in ftp_servers.py).
+
+- ``hostgator``: the embedded Pure-FTPd stand-in with explicit TLS, its folder served over HTTP, default
+  images in place, ``settings.HOSTGATOR_FTP`` pointed at it. Attributes: ``root`` (photo folder on disk),
+  ``public_url``, ``settings``, ``stop()``/``start()`` (FTP down / up again on the same port), ``commands``,
+  ``verbs()``, ``latency``, ``faults``, ``max_sessions_per_ip``, ``idle_timeout`` (see InstrumentedHostGator).
+- ``hostgator_plain``: the same without TLS (HOSTGATOR_FTP_TLS=off).
+- ``black_hole`` / ``black_hole_after_greeting``: hosts that never answer; ``.settings(timeout=...)``.
+- ``vsftpd``: Debian's vsftpd requiring TLS session reuse on data connections; ``.settings``, ``.folder``,
+  ``.public_url`` (settings are not applied: do ``settings.HOSTGATOR_FTP = vsftpd.settings``).
+"""
+
+import os
+
+import pytest
+
+from storage.embedded import place_default_images
+from tests.ftp_servers import BlackHole, Vsftpd, start_hostgator, vsftpd_available, write_certificate
+
+
+@pytest.fixture(scope="session")
+def tls_certificate(tmp_path_factory):
+    """(cert path, key path): one self-signed certificate for 127.0.0.1/localhost for the whole run."""
+    return write_certificate(tmp_path_factory.mktemp("tls"))
+
+
+def _serve_hostgator(tmp_path, settings, certificate):
+    server = start_hostgator(tmp_path, certificate)
+    try:
+        place_default_images(server.root)
+        settings.HOSTGATOR_FTP = server.settings
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def hostgator(tmp_path, settings, tls_certificate):
+    yield from _serve_hostgator(tmp_path, settings, tls_certificate)
+
+
+@pytest.fixture
+def hostgator_plain(tmp_path, settings):
+    yield from _serve_hostgator(tmp_path, settings, None)
+
+
+@pytest.fixture
+def black_hole():
+    server = BlackHole()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def black_hole_after_greeting():
+    server = BlackHole(greeting=b"220 ---------- Welcome to Pure-FTPd [privsep] [TLS] ----------\r\n")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def vsftpd(tmp_path_factory, tls_certificate):
+    if not vsftpd_available():
+        if os.environ.get("CMTCH_REQUIRE_VSFTPD"):
+            pytest.fail("vsftpd is required here (CMTCH_REQUIRE_VSFTPD) but /usr/sbin/vsftpd is missing")
+        pytest.skip("Debian's vsftpd is not installed (apt-get install vsftpd)")
+    server = Vsftpd(tmp_path_factory.mktemp("vsftpd"), tls_certificate).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def plain_static_files(settings):
+    """Pages render without `collectstatic` having run: the manifest storage (production) would
+    refuse every {% static %} with no manifest, so the suite uses Django's plain storage."""
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
