@@ -36,7 +36,7 @@ from storage.errors import (
     HostGatorTLSError,
     HostGatorUnavailable,
 )
-from storage.names import TEMP_PREFIX, is_temporary
+from storage.names import TEMP_PREFIX, VISIBLE_TEMP_PREFIX, is_temporary
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +90,7 @@ class ServerState:
     chmod_refused: bool = False
     # Temporary files of uploads whose connection died: deleted through the next healthy one.
     orphans: set = field(default_factory=set)
+    temp_prefix: str | None = None  # TEMP_PREFIX, or VISIBLE_TEMP_PREFIX where dot files are refused
     name_locks: tuple = field(default_factory=lambda: tuple(threading.Lock() for _ in range(64)))
 
     def lock_for(self, path):
@@ -398,13 +399,12 @@ class FTPConnection:
         With overwrite=False an existing file is never replaced: the next name from
         ``alternatives`` (an iterable of paths) is used instead. Returns the path written.
         """
-        folder = posixpath.dirname(path)
-        temporary = posixpath.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(6)}.part")
         if fileobj.seekable():
             fileobj.seek(0)  # a retry starts from the beginning
         claim = None if overwrite else NameClaim(self, path, iter(alternatives))
+        temporary = None
         try:
-            sent = self._store(temporary, fileobj)
+            temporary, sent = self._store_temporary(posixpath.dirname(path), fileobj)
             checks = [f"SIZE {temporary}"]
             set_mode = bool(self.config.file_mode) and not self.server.chmod_refused
             if set_mode:
@@ -429,13 +429,35 @@ class FTPConnection:
                 if isinstance(reply, Exception):
                     raise reply
         except BaseException:
-            self.discard_temporary(temporary)
+            if temporary:
+                self.discard_temporary(temporary)
             raise
         finally:
             if claim:
                 claim.release()
         self.last_used = time.monotonic()
         return path
+
+    def _store_temporary(self, folder, fileobj):
+        """Upload under a temporary name in ``folder``: (its path, bytes sent). Hidden name first;
+        if the server refuses dot files, the visible prefix from then on."""
+        prefixes = [self.server.temp_prefix] if self.server.temp_prefix else [TEMP_PREFIX, VISIBLE_TEMP_PREFIX]
+        for prefix in prefixes:
+            temporary = posixpath.join(folder, f"{prefix}{secrets.token_hex(6)}.part")
+            try:
+                sent = self._store(temporary, fileobj)
+            except ftplib.error_perm:
+                self.discard_temporary(temporary)  # a refusal may come after part of the data
+                if prefix == prefixes[-1] or not fileobj.seekable():
+                    raise
+                fileobj.seek(0)
+                continue
+            except BaseException:
+                self.discard_temporary(temporary)
+                raise
+            self.server.temp_prefix = prefix
+            return temporary, sent
+        raise AssertionError("unreachable")
 
     def _store(self, path, fileobj):
         folder = posixpath.dirname(path)

@@ -24,8 +24,10 @@ DANGEROUS_EXTENSIONS = frozenset({
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
 
 # Temporary upload names start with this: hidden (Apache's guard refuses dot files) and easy to
-# recognise for clean-up after a crash.
+# recognise for clean-up after a crash. Some Pure-FTPd set-ups refuse dot files (ProhibitDotFilesWrite):
+# there the visible prefix is used, which the guard refuses too and user names may not take.
 TEMP_PREFIX = ".cmtch-tmp-"
+VISIBLE_TEMP_PREFIX = "cmtch-tmp-"
 
 # Pure-FTPd and most file systems stop at 255 bytes per path segment.
 MAX_SEGMENT_BYTES = 255
@@ -45,6 +47,8 @@ def check_safe_name(name):
             raise UnsafeName(f"file name {name!r} has an empty, '.' or '..' part")
         if segment.startswith("."):
             raise UnsafeName(f"file name {name!r} has a hidden part ({segment!r})")
+        if is_temporary(segment):
+            raise UnsafeName(f"file name {name!r} looks like a temporary upload ({VISIBLE_TEMP_PREFIX}...)")
         if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
             raise UnsafeName(f"file name {name!r} has a part longer than {MAX_SEGMENT_BYTES} bytes")
     extensions = [part.lower().strip() for part in segments[-1].split(".")[1:]]
@@ -66,4 +70,4 @@ def rendition_name(name, width):
 
 
 def is_temporary(filename):
-    return posixpath.basename(filename).startswith(TEMP_PREFIX)
+    return posixpath.basename(filename).startswith((TEMP_PREFIX, VISIBLE_TEMP_PREFIX))

@@ -10,7 +10,7 @@ from django.core.files.base import ContentFile
 
 from storage.backends import HostGatorStorage
 from storage.errors import HostGatorBusy, HostGatorRefused, HostGatorTimeout, HostGatorUnavailable
-from storage.names import TEMP_PREFIX
+from storage.names import is_temporary
 
 PHOTO = bytes(range(256)) * 400  # 100 KB, several chunks
 
@@ -21,7 +21,7 @@ def files_on_disk(root):
 
 
 def temporaries(root):
-    return [name for name in files_on_disk(root) if name.rsplit("/", 1)[-1].startswith(TEMP_PREFIX)]
+    return [name for name in files_on_disk(root) if is_temporary(name)]
 
 
 @pytest.fixture
@@ -147,4 +147,18 @@ def test_per_ip_connection_cap_makes_the_pool_wait_not_fail(hostgator, settings)
     assert errors == []
     assert len(saved) == 32 and all((hostgator.root / name).read_bytes() == PHOTO for name in saved)
     assert storage.pool.limit <= 2
+    storage.disconnect()
+
+
+def test_a_server_that_refuses_dot_files_gets_visible_temporary_names(hostgator):
+    # Pure-FTPd with ProhibitDotFilesWrite answers 550 to any name starting with a dot.
+    hostgator.faults.reply("STOR", "550 Prohibited file name", times=None, argument_contains="/.")
+    storage = HostGatorStorage()
+    for index in range(3):
+        name = storage.save(f"2026/11/photo-{index}.jpg", ContentFile(PHOTO))
+        assert (hostgator.root / name).read_bytes() == PHOTO
+    stored = [command.argument for command in hostgator.commands if command.verb == "STOR"]
+    assert sum("/cmtch-tmp-" in argument for argument in stored) == 3  # learnt once, then used directly
+    assert temporaries(hostgator.root) == []
+    assert storage.listdir("2026/11") == ([], ["photo-0.jpg", "photo-1.jpg", "photo-2.jpg"])
     storage.disconnect()
