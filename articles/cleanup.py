@@ -12,10 +12,10 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models.signals import post_delete, post_init, post_save
 from django.dispatch import receiver
-from storage.errors import HostGatorError
-from storage.names import rendition_name
 
 from articles.models import Article, PendingUpload
+from storage.errors import HostGatorError
+from storage.names import rendition_name
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 from django import forms
 from django.conf import settings
-from storage.images import ImageRejected, process_photo
 
 from articles.models import Article
+from storage.images import ImageRejected, process_photo
 
 
 class ArticleAdminForm(forms.ModelForm):

@@ -11,11 +11,11 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
+
+from articles.models import PendingUpload
 from storage.errors import HostGatorError
 from storage.images import make_renditions, photo_name
 from storage.names import rendition_name
-
-from articles.models import PendingUpload
 
 logger = logging.getLogger(__name__)
 
