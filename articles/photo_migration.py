@@ -1,33 +1,40 @@
 """Moving the photos of the old site to HostGator (``migrate_images_to_hostgator``).
 
-Order per article: find the file, normalise it like a new upload, upload it with its renditions,
-check it, and only then change the row. Interrupted anywhere, nothing is lost and a re-run
-resumes: names carry a content hash, so an upload repeated after a crash writes the same file.
+Order per article: find the file, normalise it like a new upload, upload it with its renditions
+(each checked by the transport before it takes its name), and only then change the row.
+Interrupted anywhere, nothing is lost and a re-run resumes: names carry a content hash, so an
+upload repeated after a crash writes the same file; rows naming one file are one piece of work,
+and the same photo met twice gets one name.
 FTP work runs in worker threads; database writes stay in the calling thread.
 """
 
 import logging
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
-from django.core.files.storage import default_storage
-from storage.errors import HostGatorError
-from storage.images import ImageRejected, photo_name, process_photo
+from django.core.exceptions import SuspiciousFileOperation
+from django.utils import timezone
 
 from articles.models import Article
-from articles.photos import upload_photo_files
+from articles.photos import photo_files
+from storage.backends import HostGatorStorage
+from storage.errors import HostGatorBusy, HostGatorError, HostGatorLoginError, HostGatorTLSError, HostGatorUnavailable
+from storage.images import ImageRejected, photo_name, process_photo
 
 logger = logging.getLogger(__name__)
 
 # What our own pipeline names a photo: YYYY/MM/<slug>-<10 hex>.<ext>
-PIPELINE_NAME = re.compile(r"^\d{4}/\d{2}/[a-z0-9-]+-[0-9a-f]{10}\.(jpg|png|webp|gif)$")
+PIPELINE_NAME = re.compile(r"^\d{4}/\d{2}/[a-z0-9-]+-(?P<hash>[0-9a-f]{10})\.(jpg|png|webp|gif)$")
 # Hosts whose /static/article_images/ URLs point into the photo folder on HostGator.
 CLUB_HOSTS = {"www.cmtch.online", "cmtch.online"}
 FOLDER_IN_URL = "/static/article_images/"
+# Failures that say the host, not one photo, is the problem: the photos left are not even tried.
+HOST_FAILURES = (HostGatorUnavailable, HostGatorBusy, HostGatorLoginError, HostGatorTLSError)
 
 MIGRATED, ALREADY_THERE, NORMALISED, MISSING, FAILED = "migrated", "already there", "normalised", "missing", "failed"
 
@@ -69,7 +76,7 @@ def name_on_host(value):
         return unquote(parts.path.split(FOLDER_IN_URL, 1)[1])
     public = settings.HOSTGATOR_FTP["PUBLIC_URL"]
     if value.startswith(public):
-        return unquote(value[len(public):])
+        return unquote(urlsplit(value[len(public):]).path)
     return None
 
 
@@ -92,41 +99,81 @@ def find_local_file(value, sources):
     return next((path for path in candidate_paths(value, sources) if path.is_file()), None)
 
 
-def examine(article_id, slug, published_at, value, sources, dry_run):
-    """Decide and (unless dry_run) do the FTP part for one row. Runs in a worker thread."""
-    outcome = Outcome(article_id, FAILED, value)
-    try:
-        if PIPELINE_NAME.match(value) and default_storage.exists(value):
+class PhotoNames:
+    """One name per photo content: rows whose files hold the same photo (duplicates, or the same
+    photo found again after an interrupted run) share the name the first one got, so every photo is
+    stored once. Seeded with the names already in the database, which carry their content hash."""
+
+    def __init__(self, names_in_use):
+        self._by_hash = {}
+        for name in names_in_use:
+            match = PIPELINE_NAME.match(name)
+            if match:
+                self._by_hash.setdefault(match["hash"], name)
+        self._lock = threading.Lock()
+
+    def claim(self, content_hash, name):
+        with self._lock:
+            return self._by_hash.setdefault(content_hash, name)
+
+
+class Migration:
+    def __init__(self, storage, sources, dry_run, names):
+        self.storage, self.sources, self.dry_run, self.names = storage, sources, dry_run, names
+        self.host_failure = None  # set by the first failure of the host itself
+
+    def examine(self, article_id, slug, published_at, value):
+        """Decide and (unless dry_run) do the FTP part for one row. Runs in a worker thread."""
+        outcome = Outcome(article_id, FAILED, value)
+        if self.host_failure is not None:
+            outcome.detail = f"not tried: HostGator failed ({self.host_failure})"
+            return outcome
+        try:
+            self._examine(outcome, slug, published_at, value)
+        except ImageRejected as rejected:
+            outcome.detail = f"refused: {rejected.message}"
+        except HOST_FAILURES as error:
+            self.host_failure = self.host_failure or error
+            outcome.detail = str(error)
+        except (HostGatorError, OSError) as error:
+            outcome.detail = str(error)
+        except Exception as error:  # one odd row must not stop the others
+            logger.exception("Photo of article %s (%s) could not be migrated", article_id, value)
+            outcome.detail = f"{type(error).__name__}: {error}"
+        return outcome
+
+    def _examine(self, outcome, slug, published_at, value):
+        if "://" not in value and self._on_host(value):
+            # Already a name in the photo folder: our pipeline's, or one normalised by an earlier run.
             outcome.status = ALREADY_THERE
-            return outcome
+            return
         remote = name_on_host(value)
-        if remote and default_storage.exists(remote):
+        if remote and self._on_host(remote):
             outcome.status, outcome.new = NORMALISED, remote
-            return outcome
-        local = find_local_file(value, sources)
+            return
+        local = find_local_file(value, self.sources)
         if local is None:
-            if "://" not in value and default_storage.exists(value):
-                outcome.status = ALREADY_THERE
-            else:
-                outcome.status, outcome.detail = MISSING, "file found nowhere"
-            return outcome
+            outcome.status, outcome.detail = MISSING, "file found nowhere"
+            return
         processed = process_photo(local.read_bytes(), filename=local.name, max_bytes=settings.PHOTO_MAX_BYTES,
                                   max_pixels=settings.PHOTO_MAX_PIXELS, max_side=settings.PHOTO_MAX_SIDE,
                                   rendition_widths=settings.PHOTO_RENDITION_WIDTHS)
-        new = photo_name(slug, processed.content_hash, processed.extension, published_at.date())
+        own_name = photo_name(slug, processed.content_hash, processed.extension,
+                              timezone.localtime(published_at).date())
+        new = self.names.claim(processed.content_hash, own_name)
         outcome.new, outcome.width, outcome.height = new, processed.original.width, processed.original.height
-        outcome.detail = str(local)
-        if not dry_run:
-            upload_photo_files(new, processed.original.data, processed.renditions)
-            stored = default_storage.size(new)
-            if stored != len(processed.original.data):
-                raise HostGatorError("verify", new, f"size on host {stored}, expected {len(processed.original.data)}")
+        outcome.detail = str(local) if new == own_name else f"{local}, the same photo as {new}"
+        if not self.dry_run:
+            # Verified on the way: each file is renamed into place only once the server reports the
+            # size that was sent (storage/ftp.py, upload_atomically), so no second look is needed.
+            self.storage.save_many(photo_files(new, processed.original.data, processed.renditions))
         outcome.status = MIGRATED
-    except ImageRejected as rejected:
-        outcome.detail = f"refused: {rejected.message}"
-    except (HostGatorError, OSError) as error:
-        outcome.detail = str(error)
-    return outcome
+
+    def _on_host(self, name):
+        try:
+            return self.storage.exists(name)
+        except SuspiciousFileOperation:  # '../x', an absolute path...: not a name in the folder
+            return False
 
 
 def apply(outcome):
@@ -139,22 +186,44 @@ def apply(outcome):
     Article.objects.filter(pk=outcome.article_id, image=outcome.old).update(**new_values)
 
 
-def migrate_images(sources=None, dry_run=False, workers=4, limit=None, progress=None):
-    """Migrate every article photo; returns a MigrationReport. ``progress`` is called with each Outcome."""
-    sources = [Path(source) for source in (sources or default_sources())]
+def rows_to_examine(limit=None):
     rows = list(Article.objects.exclude(image="").order_by("pk").values_list("pk", "slug", "published_at", "image"))
     if limit:
-        rows = rows[:limit]
+        # A limited run is a trial on the next rows still to migrate, not on those already done.
+        rows = [row for row in rows if not PIPELINE_NAME.match(row[3])][:limit]
+    return rows
+
+
+def migrate_images(sources=None, dry_run=False, workers=4, limit=None, progress=None):
+    """Migrate every article photo; returns a MigrationReport. ``progress`` is called with each Outcome.
+
+    ``workers`` photos are handled at once, over at most ``workers`` FTP connections (never more
+    than HOSTGATOR_FTP's MAX_CONNECTIONS, the host's per-IP cap)."""
+    workers = max(1, workers)
+    sources = [Path(source) for source in (sources or default_sources())]
+    rows_by_value = {}  # rows naming the same file are one piece of work; the first row names the photo
+    for pk, slug, published_at, image in rows_to_examine(limit):
+        rows_by_value.setdefault(image, []).append((pk, slug, published_at))
+    names = PhotoNames(Article.objects.exclude(image="").values_list("image", flat=True))
+    storage = HostGatorStorage(max_connections=min(workers, int(settings.HOSTGATOR_FTP.get("MAX_CONNECTIONS") or 4)))
+    migration = Migration(storage, sources, dry_run, names)
     report = MigrationReport()
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(examine, pk, slug, published_at, image, sources, dry_run)
-                   for pk, slug, published_at, image in rows]
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        futures = {pool.submit(migration.examine, rows[0][0], rows[0][1], rows[0][2], value): rows
+                   for value, rows in rows_by_value.items()}
         for future in as_completed(futures):
-            outcome = future.result()
-            if not dry_run and outcome.status in {MIGRATED, NORMALISED, MISSING}:
-                apply(outcome)
-            report.outcomes.append(outcome)
-            if progress:
-                progress(outcome)
+            first = future.result()
+            for pk, _slug, _published_at in futures[future]:
+                outcome = replace(first, article_id=pk)
+                if not dry_run and outcome.status in {MIGRATED, NORMALISED, MISSING}:
+                    apply(outcome)
+                report.outcomes.append(outcome)
+                if progress:
+                    progress(outcome)
+    finally:
+        # Interrupted (Ctrl-C, a crash): photos not started are not started; rows stay as they are.
+        pool.shutdown(wait=True, cancel_futures=True)
+        storage.disconnect()
     report.outcomes.sort(key=lambda outcome: outcome.article_id)
     return report

@@ -1,4 +1,5 @@
 import sys
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -15,12 +16,22 @@ class Command(BaseCommand):
                             help="folder holding old photos (repeatable); default: media/ and static/article_images/")
         parser.add_argument("--dry-run", action="store_true", help="report what would be done, touch nothing")
         parser.add_argument("--workers", type=int, default=4, help="parallel FTP connections (default 4)")
-        parser.add_argument("--limit", type=int, default=None, help="handle at most N articles")
+        parser.add_argument("--limit", type=int, default=None,
+                            help="handle at most N articles not migrated yet (a trial run)")
 
     def handle(self, *args, source=None, dry_run=False, workers=4, limit=None, verbosity=1, **options):
         if workers < 1:
             raise CommandError("--workers must be at least 1")
-        sources = source or default_sources()
+        if source:
+            # A mistyped --source would make every photo "missing" and clear the rows: refuse it.
+            unknown = [folder for folder in source if not Path(folder).is_dir()]
+            if unknown:
+                raise CommandError(f"--source {', '.join(unknown)}: no such folder")
+            sources = source
+        else:
+            sources = [folder for folder in default_sources() if folder.is_dir()]
+            self.stdout.write(f"Looking for photos in {', '.join(map(str, sources)) or 'no folder'} "
+                              f"(default folders; --source DIR to name others)")
         bar = tqdm(unit="photo", disable=not sys.stderr.isatty() or verbosity == 0, file=sys.stderr)
 
         def progress(outcome):

@@ -1,0 +1,128 @@
+"""retry_pending_uploads (issue 5) against a real FTP server: it reports what it pushed and what still
+waits, and two runs at once on PostgreSQL push each parked photo exactly once (row locks, skip_locked)."""
+
+import io
+import threading
+from collections import Counter
+from datetime import date
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection, connections
+from PIL import Image
+
+from articles.models import Article, PendingUpload
+from articles.photos import retry_pending_uploads
+from storage.images import photo_name, process_photo
+from storage.names import rendition_name
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def park_photos(count, wide_every=3):
+    """``count`` articles whose photo waits in the database, as attach_photo leaves them."""
+    names = []
+    for number in range(count):
+        buffer = io.BytesIO()
+        size = (700, 500) if number % wide_every == 0 else (300, 200)
+        Image.new("RGB", size, (number * 40 % 256, 90, 200 - number)).save(buffer, "JPEG", quality=90)
+        processed = process_photo(buffer.getvalue(), "photo.jpg", settings.PHOTO_MAX_BYTES, settings.PHOTO_MAX_PIXELS,
+                                  settings.PHOTO_MAX_SIDE, settings.PHOTO_RENDITION_WIDTHS)
+        article = Article.objects.create(title=f"En attente {number}")
+        name = photo_name(article.slug, processed.content_hash, processed.extension, date(2026, 11, 25))
+        PendingUpload.objects.create(article=article, name=name, data=processed.original.data,
+                                     width=processed.original.width, height=processed.original.height, attempts=1,
+                                     last_error="FTP connect failed")
+        names.append(name)
+    return names
+
+
+def run_command():
+    output = io.StringIO()
+    try:
+        call_command("retry_pending_uploads", stdout=output)
+    except CommandError as error:
+        return 1, output.getvalue() + f"CommandError: {error}"
+    return 0, output.getvalue()
+
+
+def renamed_to(hostgator):
+    """How many times each final name was written (every atomic upload ends with one RNTO)."""
+    root = settings.HOSTGATOR_FTP["DIR"]
+    return Counter(command.argument.removeprefix(root) for command in hostgator.commands if command.verb == "RNTO")
+
+
+def assert_published(names, hostgator):
+    for name in names:
+        pending_data = (hostgator.root / name).read_bytes()
+        article = Article.objects.get(image=name)
+        assert (article.image_width, article.image_height) == Image.open(io.BytesIO(pending_data)).size
+    assert PendingUpload.objects.count() == 0
+
+
+def test_pushes_reports_and_a_second_run_does_nothing(hostgator):
+    names = park_photos(4)
+    code, output = run_command()
+    assert code == 0
+    for name in names:
+        assert f"pushed   {name}" in output
+    assert "4 pushed, 0 still waiting" in output
+    assert_published(names, hostgator)
+    assert (hostgator.root / rendition_name(names[0], 480)).is_file()  # renditions made again from the bytes
+    assert set(renamed_to(hostgator)) == {*names, rendition_name(names[0], 480), rendition_name(names[3], 480)}
+
+    hostgator.forget_commands()
+    code, output = run_command()
+    assert code == 0 and output.strip() == "0 pushed, 0 still waiting" and renamed_to(hostgator) == Counter()
+
+
+def test_a_refusing_host_keeps_the_photos_waiting_and_says_why(hostgator):
+    names = park_photos(2)
+    hostgator.faults.reply("STOR", "553 Can't open that file: Permission denied", times=None)
+    code, output = run_command()
+    assert code == 1
+    for name in names:
+        assert f"waiting  {name}: " in output and "553" in output
+    assert "0 pushed, 2 still waiting" in output
+    assert list(PendingUpload.objects.values_list("attempts", flat=True)) == [2, 2]
+    assert not Article.objects.exclude(image="").exists()
+
+    hostgator.faults.clear()
+    code, output = run_command()
+    assert code == 0 and "2 pushed, 0 still waiting" in output
+    assert_published(names, hostgator)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL; SQLite serialises writers")
+def test_two_runs_at_once_push_each_photo_exactly_once(hostgator):
+    names = park_photos(12, wide_every=4)
+    hostgator.latency = 0.01  # each push takes a while: the two runs overlap for sure
+    start = threading.Barrier(2)
+    reports, errors = [None, None], []
+
+    def run(index):
+        try:
+            start.wait()
+            reports[index] = retry_pending_uploads()
+        except Exception as error:  # noqa: BLE001 -- reported by the main thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors and all(report is not None for report in reports)
+    first, second = (report.pushed for report in reports)
+    assert first and second, "both runs must have pushed something, or the test proved nothing"
+    assert not set(first) & set(second)
+    assert sorted(first + second) == sorted(names)
+    assert not any(report.failed for report in reports)
+    written = renamed_to(hostgator)
+    assert all(written[name] == 1 for name in names)  # each photo went up once, not once per run
+    assert max(written.values()) == 1
+    assert_published(names, hostgator)
