@@ -13,11 +13,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from articles.models import PendingUpload
-from storage.errors import HostGatorError
+from storage.errors import HostGatorError, HostGatorLoginError, HostGatorTLSError, HostGatorUnavailable
 from storage.images import make_renditions, photo_name
 from storage.names import rendition_name
 
 logger = logging.getLogger(__name__)
+
+HOST_DOWN = (HostGatorUnavailable, HostGatorLoginError, HostGatorTLSError)
 
 UPLOADED = "uploaded"
 PENDING = "pending"
@@ -70,6 +72,7 @@ def set_article_photo(article, name, width, height):
 class RetryReport:
     pushed: list = field(default_factory=list)
     failed: list = field(default_factory=list)
+    not_tried: int = 0  # left waiting because the host itself was down
 
     @property
     def ok(self):
@@ -88,14 +91,20 @@ def retry_pending_uploads(limit=None):
                    .select_related("article").filter(pk=pk).first())
             if row is None:  # pushed meanwhile by another run, or its article was deleted
                 continue
-            if push_pending(row):
+            error = push_pending(row)
+            if error is None:
                 report.pushed.append(row.name)
-            else:
-                report.failed.append((row.name, row.last_error))
+                continue
+            report.failed.append((row.name, row.last_error))
+        if isinstance(error, HOST_DOWN):
+            # Every other photo would wait out the same retries: leave them for the next run.
+            report.not_tried = PendingUpload.objects.count() - len(report.failed)
+            break
     return report
 
 
 def push_pending(row):
+    """Upload a parked photo and attach it; returns None, or the HostGatorError that stopped it."""
     try:
         renditions = make_renditions(bytes(row.data), settings.PHOTO_RENDITION_WIDTHS)
         upload_photo_files(row.name, bytes(row.data), renditions)
@@ -104,8 +113,8 @@ def push_pending(row):
         row.last_error = str(error)
         row.save(update_fields=["attempts", "last_error"])
         logger.warning("Pending photo %s still waiting: %s", row.name, error)
-        return False
+        return error
     set_article_photo(row.article, row.name, row.width, row.height)
     row.delete()
     logger.info("Pending photo %s pushed to HostGator for article %s", row.name, row.article_id)
-    return True
+    return None

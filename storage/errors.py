@@ -38,6 +38,10 @@ class HostGatorTimeout(HostGatorUnavailable):
 class HostGatorTLSError(HostGatorError):
     """The server's certificate could not be verified, or does not match the pinned fingerprint."""
 
+    def __init__(self, operation, path="", reply="", detail="", reason=""):
+        self.reason = reason or detail  # why verification failed, in a few words
+        super().__init__(operation, path, reply, detail)
+
 
 class HostGatorLoginError(HostGatorError):
     """The server refused the user name or password (530)."""

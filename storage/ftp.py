@@ -204,8 +204,9 @@ def translate(error, operation, path=""):
     if isinstance(error, ftplib.error_temp):
         return HostGatorBusy(operation, path, reply)
     if isinstance(error, ssl.SSLCertVerificationError):
-        return HostGatorTLSError(operation, path, detail=f"{error.verify_message}; set HOSTGATOR_FTP_CA_FILE or "
-                                                         f"pin HOSTGATOR_FTP_TLS_FINGERPRINT")
+        return HostGatorTLSError(operation, path, reason=error.verify_message,
+                                 detail=f"{error.verify_message}; set HOSTGATOR_FTP_CA_FILE or "
+                                        f"pin HOSTGATOR_FTP_TLS_FINGERPRINT")
     if isinstance(error, TimeoutError):
         return HostGatorTimeout(operation, path, detail="no answer in time (HOSTGATOR_FTP_TIMEOUT)")
     if isinstance(error, socket.gaierror):
@@ -361,35 +362,42 @@ class FTPConnection:
             while chunk := conn.recv(CHUNK_SIZE):
                 write(chunk)
 
-    def listdir(self, path):
-        """(folders, files) in ``path``, without '.', '..' and temporary upload names."""
-        lines = []
+    def entries(self, path):
+        """[(name, RemoteFile)] in ``path``, temporary names included, '.' and '..' left out.
+        MLSD where the server has it, else a unix-style LIST (no sizes or times then)."""
         command = "MLSD" if "MLST" in self.features else "LIST -a"
         try:
-            self._read_lines(f"{command} {path}", lines.append)
+            lines = self.listing_lines(f"{command} {path}")
         except ftplib.error_perm as error:
             if str(error).startswith("550"):
-                return [], []
+                return []
             raise
-        dirs, files = [], []
+        found = []
         for line in lines:
             if command == "MLSD":
                 facts, _, name = line.partition(" ")
                 entry = parse_mlst_facts(facts)
-            else:  # unix-style LIST: 'drwxr-xr-x 2 user group 4096 Nov 25 09:00 name'
+            else:  # 'drwxr-xr-x 2 user group 4096 Nov 25 09:00 name'
                 parts = line.split(None, 8)
                 if len(parts) < 9:
                     continue
                 name, entry = parts[8], RemoteFile(size=None, is_dir=line.startswith("d"))
-            if name in {".", ".."} or is_temporary(name) or not name:
-                continue
-            (dirs if entry.is_dir else files).append(name)
+            if name and name not in {".", ".."}:
+                found.append((name, entry))
+        return found
+
+    def listdir(self, path):
+        """(folders, files) in ``path``, without temporary upload names."""
+        dirs, files = [], []
+        for name, entry in self.entries(path):
+            if not is_temporary(name):
+                (dirs if entry.is_dir else files).append(name)
         return sorted(dirs), sorted(files)
 
-    def _read_lines(self, command, callback):
+    def listing_lines(self, command):
+        """The lines a listing command (MLSD, LIST...) sends on its data connection."""
         with self._transfer(command) as conn, conn.makefile("r", encoding="utf-8", errors="replace") as lines:
-            for line in lines:
-                callback(line.rstrip("\r\n"))
+            return [line.rstrip("\r\n") for line in lines if line.strip()]
 
     # --- writing --------------------------------------------------------------------------------
     def upload_atomically(self, path, fileobj, overwrite=False, alternatives=()):

@@ -32,7 +32,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from storage.errors import HostGatorError, HostGatorTLSError
-from storage.ftp import FTPConnection, RemoteFile, parse_ftp_time, parse_mlst_facts, translate
+from storage.ftp import FTPConnection, RemoteFile, parse_ftp_time, translate
 from storage.names import VISIBLE_TEMP_PREFIX, is_temporary
 
 OK, FAILED, WARNING, NOT_CHECKED = "✓", "✗", "⚠", "·"
@@ -191,7 +191,7 @@ def untrusted_certificate(config, error):
     fingerprint, names = certificate_fingerprint(der), certificate_names(der)
     if config.tls_fingerprint:
         return f"SHA-256 {fingerprint} is not the pinned HOSTGATOR_FTP_TLS_FINGERPRINT (certificate for {names})"
-    why = error.detail.split(";")[0] or "verification failed"
+    why = error.reason or "verification failed"
     return (f"not trusted: {why} (certificate for {names}); if it is your host's, pin it: "
             f"HOSTGATOR_FTP_TLS_FINGERPRINT={fingerprint}")
 
@@ -311,7 +311,7 @@ def remote_mode(connection, path):
     found = connection.stat(path)
     if found is not None and found.mode:
         return found.mode
-    listing = read_listing(connection, f"LIST {path}")
+    listing = connection.listing_lines(f"LIST {path}")
     for line in listing:
         if line[:1] == "-" and len(line) >= 10:
             return permissions_to_mode(line[1:10])
@@ -403,36 +403,22 @@ def check_pending(count_pending, out):
 
 # --- leftovers, guard -----------------------------------------------------------------------------
 
-def read_listing(connection, command):
-    """Lines of a listing command, read as bytes and decoded leniently (a name in another encoding
-    must not break the check)."""
-    chunks = []
-    connection.ftp.retrbinary(command, chunks.append)
-    return [line for line in b"".join(chunks).decode("utf-8", "replace").splitlines() if line]
-
-
 def list_entries(connection, folder):
-    """[(name, RemoteFile)] in ``folder``, temporary names included: FTPConnection.listdir hides them."""
+    """[(name, RemoteFile)] in ``folder``, temporary names included. LIST gives no usable time:
+    there, MDTM is asked for the leftovers only."""
+    entries = connection.entries(folder)
     if "MLST" in connection.features:
-        entries = []
-        for line in read_listing(connection, f"MLSD {folder}"):
-            facts, _, name = line.partition(" ")
-            if name not in {".", ".."}:
-                entries.append((name, parse_mlst_facts(facts)))
         return entries
-    entries = []
-    for line in read_listing(connection, f"LIST -a {folder}"):
-        parts = line.split(None, 8)
-        if len(parts) == 9 and parts[8] not in {".", ".."}:
-            name, is_dir = parts[8], line.startswith("d")
-            modified = None
-            if not is_dir and is_leftover_name(name):
-                try:
-                    modified = parse_ftp_time(connection.ftp.sendcmd(f"MDTM {folder}/{name}")[4:].strip())
-                except ftplib.error_perm:
-                    modified = None
-            entries.append((name, RemoteFile(size=None, modified=modified, is_dir=is_dir)))
-    return entries
+    dated = []
+    for name, entry in entries:
+        if not entry.is_dir and is_leftover_name(name):
+            try:
+                modified = parse_ftp_time(connection.ftp.sendcmd(f"MDTM {folder}/{name}")[4:].strip())
+            except ftplib.error_perm:
+                modified = None
+            entry = RemoteFile(size=None, modified=modified)
+        dated.append((name, entry))
+    return dated
 
 
 def is_leftover_name(name):

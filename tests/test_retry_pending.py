@@ -126,3 +126,18 @@ def test_two_runs_at_once_push_each_photo_exactly_once(hostgator):
     assert all(written[name] == 1 for name in names)  # each photo went up once, not once per run
     assert max(written.values()) == 1
     assert_published(names, hostgator)
+
+
+def test_a_host_that_is_down_is_tried_once_not_once_per_photo(hostgator):
+    from tests.test_photos import jpeg_bytes
+
+    article = Article.objects.create(title="Attente")
+    for index in range(3):
+        PendingUpload.objects.create(article=article, name=f"2026/11/attente-{index}.jpg", data=jpeg_bytes(),
+                                     width=1600, height=1200)
+    hostgator.stop()
+    report = retry_pending_uploads()
+    assert report.pushed == [] and len(report.failed) == 1 and report.not_tried == 2
+    assert PendingUpload.objects.count() == 3
+    hostgator.start()
+    assert len(retry_pending_uploads().pushed) == 3

@@ -16,6 +16,8 @@ class Command(BaseCommand):
             self.stdout.write(f"pushed   {name}")
         for name, error in report.failed:
             self.stdout.write(f"waiting  {name}: {error}")
-        self.stdout.write(f"{len(report.pushed)} pushed, {len(report.failed)} still waiting")
+        waiting = len(report.failed) + report.not_tried
+        self.stdout.write(f"{len(report.pushed)} pushed, {waiting} still waiting"
+                          + (f" ({report.not_tried} not tried: the host is down)" if report.not_tried else ""))
         if not report.ok:
             raise CommandError(f"{len(report.failed)} photo(s) could not be pushed; HostGator still failing")
