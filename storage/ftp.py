@@ -132,10 +132,26 @@ class _CountingFTPMixin:
     round_trips = 0
     _awaiting_reply = False
 
+    def connect(self, *args, **kwargs):
+        welcome = super().connect(*args, **kwargs)
+        # Commands are small and their replies awaited: send each at once rather than let Nagle's
+        # algorithm hold it back until the previous segment is acknowledged.
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._text_file()
+        return welcome
+
     def putcmd(self, line):
         self.commands_sent += 1
         self._awaiting_reply = True
         super().putcmd(line)
+
+    def putcmds(self, lines):
+        """Several commands in one write, so that a pipeline leaves in one segment."""
+        if any("\r" in line or "\n" in line for line in lines):
+            raise ValueError("an illegal newline character should not be contained")
+        self.commands_sent += len(lines)
+        self._awaiting_reply = True
+        self.sock.sendall("".join(f"{line}\r\n" for line in lines).encode(self.encoding))
 
     def getresp(self):
         if self._awaiting_reply:
@@ -149,10 +165,7 @@ class _CountingFTPMixin:
 
 
 class _PlainFTP(_CountingFTPMixin, ftplib.FTP):
-    def connect(self, *args, **kwargs):
-        welcome = super().connect(*args, **kwargs)
-        self._text_file()
-        return welcome
+    pass
 
 
 class _SecureFTP(_CountingFTPMixin, ftplib.FTP_TLS):
@@ -160,11 +173,6 @@ class _SecureFTP(_CountingFTPMixin, ftplib.FTP_TLS):
     session on every data connection — ftplib does neither by itself (cpython gh-63699)."""
 
     fingerprint = None
-
-    def connect(self, *args, **kwargs):
-        welcome = super().connect(*args, **kwargs)
-        self._text_file()
-        return welcome
 
     def auth(self):
         response = super().auth()
@@ -542,8 +550,7 @@ class FTPConnection:
     def pipeline(self, commands):
         """Send ``commands`` at once, then read one reply each: one round trip for all of them.
         A refusal (4xx/5xx) is returned in place of its reply, so the next replies stay in step."""
-        for command in commands:
-            self.ftp.putcmd(command)
+        self.ftp.putcmds(commands)
         replies = []
         for _ in commands:
             try:
