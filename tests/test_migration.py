@@ -347,7 +347,8 @@ def test_interrupted_by_ctrl_c_then_resumed(dataset, hostgator):
 
     with pytest.raises(KeyboardInterrupt):
         migrate_images(sources=[dataset.media, dataset.legacy], workers=4, progress=interrupt)
-    assert 40 <= Article.objects.exclude(image__in=[row.value for row in dataset.rows]).count() < 60
+    # Rows found "already there" keep their value: at most the 40 outcomes seen changed a row.
+    assert 0 < Article.objects.exclude(image__in=[row.value for row in dataset.rows]).count() <= 40
     assert migrate(*dataset.source_args())[0] == 1
     assert_end_state(dataset, hostgator)
 
