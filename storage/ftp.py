@@ -256,6 +256,34 @@ def parse_mlst_facts(line):
     )
 
 
+def parse_mlst_reply(reply):
+    """'250-Listing x\n type=file;size=12;... x\n250 End' -> RemoteFile."""
+    lines = reply.splitlines()
+    facts = next((line for line in lines[1:] if line.startswith(" ")), lines[1] if len(lines) > 1 else "")
+    return parse_mlst_facts(facts)
+
+
+def mlst_reports_mode(features):
+    return "unix.mode" in features.get("MLST", "").lower()
+
+
+def enable_mode_fact(ftp, features):
+    """Ask MLST to report UNIX.mode where the server offers it but not by default (pyftpdlib);
+    Pure-FTPd reports it anyway. Per session, so once per connection."""
+    facts = [fact for fact in features.get("MLST", "").split(";") if fact]
+    if not any(fact.lower() == "unix.mode" for fact in facts):  # offered, not on ("unix.mode*" is on)
+        return
+    enabled = [fact.rstrip("*") for fact in facts if fact.endswith("*") or fact.lower() == "unix.mode"]
+    with suppress(ftplib.Error):
+        ftp.sendcmd(f"OPTS MLST {';'.join(enabled)};")
+
+
+def same_mode(mode, wanted):
+    with suppress(TypeError, ValueError):
+        return int(mode, 8) == int(wanted, 8)
+    return False
+
+
 def parse_ftp_time(value):
     if not value:
         return None
@@ -298,6 +326,7 @@ class FTPConnection:
             ftp.set_pasv(config.passive)
             if server.features is None:
                 server.features = read_features(ftp)
+            enable_mode_fact(ftp, server.features)
             if "UTF8" in server.features:
                 # Pure-FTPd may answer 504 and still take UTF-8 names: fine either way.
                 with suppress(ftplib.Error):
@@ -340,12 +369,9 @@ class FTPConnection:
         """RemoteFile, or None if nothing is there. One round trip (MLST, else SIZE + MDTM)."""
         if "MLST" in self.features:
             try:
-                reply = self.ftp.sendcmd(f"MLST {path}")
+                return parse_mlst_reply(self.ftp.sendcmd(f"MLST {path}"))
             except ftplib.error_perm:
                 return None
-            lines = reply.splitlines()
-            facts = next((line for line in lines[1:] if line.startswith(" ")), lines[1] if len(lines) > 1 else "")
-            return parse_mlst_facts(facts)
         try:
             size = self.ftp.size(path)
         except ftplib.error_perm:
@@ -421,24 +447,26 @@ class FTPConnection:
         temporary = None
         try:
             temporary, sent = self._store_temporary(posixpath.dirname(path), fileobj)
-            checks = [f"SIZE {temporary}"]
+            # Where MLST tells the mode, one command checks size and mode, and SITE CHMOD is only
+            # sent when the server's default is not already right (Pure-FTPd on cPanel: 644).
+            mode_known = mlst_reports_mode(self.features)
+            checks = [f"MLST {temporary}" if mode_known else f"SIZE {temporary}"]
             set_mode = bool(self.config.file_mode) and not self.server.chmod_refused
-            if set_mode:
+            if set_mode and not mode_known:
                 checks.append(f"SITE CHMOD {self.config.file_mode} {temporary}")
             if claim:
                 claim.lock()
                 checks.append(self.stat_command(path))
             replies = self.pipeline(checks)
-            size_reply = replies[0]
-            if isinstance(size_reply, Exception) or size_reply.split()[-1] != str(sent):
-                raise HostGatorUnavailable("verify upload", path, str(size_reply).strip(),
+            stored = None if isinstance(replies[0], Exception) else (
+                parse_mlst_reply(replies[0]) if mode_known else RemoteFile(size=int(replies[0].split()[-1])))
+            if stored is None or stored.size != sent:
+                raise HostGatorUnavailable("verify upload", path, str(replies[0]).strip(),
                                            f"{sent} bytes sent; the server did not keep them all")
-            if set_mode and isinstance(replies[1], Exception):
-                # cPanel's Pure-FTPd allows SITE CHMOD; a server that does not already applies its
-                # own umask (usually 644). Say it once and stop asking.
-                self.server.chmod_refused = True
-                logger.warning("FTP server refused SITE CHMOD (%s); files keep the server's default mode",
-                               str(replies[1]).strip())
+            if set_mode and mode_known and not same_mode(stored.mode, self.config.file_mode):
+                self.note_chmod_refusal(self.pipeline([f"SITE CHMOD {self.config.file_mode} {temporary}"])[0])
+            elif set_mode and not mode_known:
+                self.note_chmod_refusal(replies[1])
             if claim:
                 path = claim.first_free(replies[-1])
             for reply in self.pipeline([f"RNFR {temporary}", f"RNTO {path}"]):
@@ -453,6 +481,14 @@ class FTPConnection:
                 claim.release()
         self.last_used = time.monotonic()
         return path
+
+    def note_chmod_refusal(self, reply):
+        if isinstance(reply, Exception):
+            # cPanel's Pure-FTPd allows SITE CHMOD; a server that does not already applies its own
+            # umask (usually 644). Say it once and stop asking.
+            self.server.chmod_refused = True
+            logger.warning("FTP server refused SITE CHMOD (%s); files keep the server's default mode",
+                           str(reply).strip())
 
     def _store_temporary(self, folder, fileobj):
         """Upload under a temporary name in ``folder``: (its path, bytes sent). Hidden name first;
@@ -659,7 +695,8 @@ class FTPPool:
         self.config = config
         self._connect = connect
         self._idle = []
-        self._open = 0
+        self._open = 0  # connections held: idle, in use, or being opened
+        self._connecting = 0
         self.limit = config.max_connections
         self._available = threading.Condition()
         self.server = ServerState()
@@ -709,6 +746,7 @@ class FTPPool:
                     connection.close()
                 if self._open < self.limit:
                     self._open += 1
+                    self._connecting += 1
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -719,12 +757,16 @@ class FTPPool:
         except HostGatorError as error:
             with self._available:
                 self._open -= 1
-                if error.code == "421" and self._open >= 1:
+                self._connecting -= 1
+                established = self._open - self._connecting
+                if error.code == "421" and established >= 1:
                     # The host's per-IP cap is lower than ours: live with what we hold.
-                    self.limit = max(1, self._open)
+                    self.limit = min(self.limit, established)
                     logger.warning("FTP server refused a connection (%s); using at most %d", error.reply, self.limit)
                 self._available.notify()
             raise
+        with self._available:
+            self._connecting -= 1
         self.connections_opened += 1
         return connection
 

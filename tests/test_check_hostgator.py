@@ -100,7 +100,7 @@ def test_green_after_fix_and_nothing_left_behind(hostgator, run):
     # The probe went through the storage's atomic upload and is gone; no trial or temporary file stays.
     assert photo_files(hostgator.root) == [".htaccess", "default_article.jpg", "default_article.svg"]
     verbs = hostgator.verbs()
-    assert {"STOR", "RNFR", "RNTO", "SITE CHMOD", "DELE"} <= set(verbs)
+    assert {"STOR", "MLST", "RNFR", "RNTO", "DELE"} <= set(verbs)
     assert f"SHA-256 {server_fingerprint(hostgator)}" in again.line("TLS certificate")
 
 

@@ -224,3 +224,13 @@ def test_tls_session_reuse_keeps_a_strict_server_working(vsftpd, settings):
     assert len(storage.listdir("2026/11")[1]) == 12
     assert storage.pool.connections_opened == 1
     storage.disconnect()
+
+
+def test_mode_is_checked_with_the_size_and_set_only_when_wrong(storage, hostgator):
+    """The host makes files 644 already (like Pure-FTPd on cPanel): the size check's MLST shows it,
+    so no SITE CHMOD is sent (a host that makes them 600 gets one: test_check_hostgator's mode test)."""
+    storage.save("mode.jpg", ContentFile(b"x" * 100))
+    hostgator.forget_commands()
+    storage.save("mode-2.jpg", ContentFile(b"y" * 100))
+    assert hostgator.verbs() == ["PASV", "STOR", "MLST", "MLST", "RNFR", "RNTO"]
+    assert oct((hostgator.root / "mode-2.jpg").stat().st_mode & 0o777) == "0o644"
