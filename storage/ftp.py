@@ -513,10 +513,12 @@ class FTPConnection:
 
     def _store(self, path, fileobj):
         folder = posixpath.dirname(path)
+        # Read before sending: another thread may create the folder while this upload is refused.
+        folder_known = folder in self.server.known_dirs
         try:
             return self._send(path, fileobj)
         except ftplib.error_perm:
-            if folder in self.server.known_dirs or not fileobj.seekable():
+            if folder_known or not fileobj.seekable():
                 raise
         # The folder may be missing (a new month): make it, then try once more.
         self.makedirs(folder)

@@ -24,7 +24,6 @@ folder under /tmp made traversable (pytest's own tmp folders are private to root
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -35,6 +34,7 @@ from collections import namedtuple
 from pathlib import Path
 
 from storage.embedded import LOOPBACK
+from tests.processes import end_process_group
 
 APACHE = Path("/usr/sbin/apache2")
 MODULES_DIR = Path("/usr/lib/apache2/modules")
@@ -154,30 +154,9 @@ class Apache:
             shutil.rmtree(self.base_dir, ignore_errors=True)
 
     def _end_process(self):
-        if self._process is None:
-            return
-        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(self._process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self._process.wait(timeout=wait)
-            except subprocess.TimeoutExpired:
-                continue
-            # The parent is gone; its prefork children (same group) follow it: make sure none is left.
-            if self._group_is_empty(deadline=time.monotonic() + wait):
-                break
-        self._process = None
-
-    def _group_is_empty(self, deadline):
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(self._process.pid, 0)
-            except ProcessLookupError:
-                return True
-            time.sleep(0.02)
-        return False
+        if self._process is not None:
+            end_process_group(self._process, grace=10)
+            self._process = None
 
     def _wait_until_answering(self, deadline):
         while time.monotonic() < deadline:

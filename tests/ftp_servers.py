@@ -12,7 +12,6 @@ import os
 import pwd
 import secrets
 import select
-import signal
 import socket
 import subprocess
 import threading
@@ -28,6 +27,7 @@ from storage.embedded import (
     hostgator_settings,
     self_signed_certificate,
 )
+from tests.processes import end_process_group
 
 TEST_TIMEOUT = 5.0  # HOSTGATOR_FTP["TIMEOUT"] in tests: a stalled test fails fast, a loaded machine still passes
 VSFTPD = "/usr/sbin/vsftpd"
@@ -333,19 +333,9 @@ class Vsftpd:
 
     def stop(self):
         self._http.stop()
-        if self._process is None:
-            return
-        for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(self._process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self._process.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        self._process = None
+        if self._process is not None:
+            end_process_group(self._process)
+            self._process = None
 
     def _make_folders(self):
         ftp_user = pwd.getpwnam("ftp")

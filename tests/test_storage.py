@@ -234,3 +234,22 @@ def test_mode_is_checked_with_the_size_and_set_only_when_wrong(storage, hostgato
     storage.save("mode-2.jpg", ContentFile(b"y" * 100))
     assert hostgator.verbs() == ["PASV", "STOR", "MLST", "MLST", "RNFR", "RNTO"]
     assert oct((hostgator.root / "mode-2.jpg").stat().st_mode & 0o777) == "0o644"
+
+
+def test_many_threads_opening_a_new_month_folder_at_once(storage, hostgator):
+    files = {f"2027/0{month}/photo-{index}.jpg": payload(index) for month in (1, 2) for index in range(8)}
+    results, errors = [], []
+
+    def save(item):
+        try:
+            results.append(storage.save(item[0], ContentFile(item[1])))
+        except Exception as error:  # asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=save, args=(item,)) for item in files.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == [] and sorted(results) == sorted(files)
+    assert all((hostgator.root / name).read_bytes() == data for name, data in files.items())
