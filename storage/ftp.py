@@ -403,7 +403,7 @@ class FTPConnection:
         try:
             lines = self.listing_lines(f"{command} {path}")
         except ftplib.error_perm as error:
-            if str(error).startswith("550"):
+            if str(error)[:3] in {"550", "501"}:  # no such folder (Pure-FTPd: 550, pyftpdlib: 501)
                 return []
             raise
         found = []

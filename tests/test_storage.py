@@ -253,3 +253,7 @@ def test_many_threads_opening_a_new_month_folder_at_once(storage, hostgator):
         thread.join(60)
     assert errors == [] and sorted(results) == sorted(files)
     assert all((hostgator.root / name).read_bytes() == data for name, data in files.items())
+
+
+def test_listing_a_folder_that_does_not_exist_is_empty(storage):
+    assert storage.listdir("1999/01") == ([], [])
