@@ -125,6 +125,13 @@ def tls_context(config):
     return context
 
 
+def send_without_delay(sock):
+    """Turn off Nagle's algorithm: FTP's commands and the last TLS records of a transfer are small,
+    and each would otherwise wait for the previous segment's acknowledgement (a delayed ACK: up to
+    40 ms on Linux) before leaving."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class _CountingFTPMixin:
     """Counts commands sent and round trips waited for (a pipelined batch is one round trip)."""
 
@@ -134,9 +141,7 @@ class _CountingFTPMixin:
 
     def connect(self, *args, **kwargs):
         welcome = super().connect(*args, **kwargs)
-        # Commands are small and their replies awaited: send each at once rather than let Nagle's
-        # algorithm hold it back until the previous segment is acknowledged.
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        send_without_delay(self.sock)
         self._text_file()
         return welcome
 
@@ -165,7 +170,10 @@ class _CountingFTPMixin:
 
 
 class _PlainFTP(_CountingFTPMixin, ftplib.FTP):
-    pass
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = super().ntransfercmd(cmd, rest)
+        send_without_delay(conn)
+        return conn, size
 
 
 class _SecureFTP(_CountingFTPMixin, ftplib.FTP_TLS):
@@ -190,6 +198,7 @@ class _SecureFTP(_CountingFTPMixin, ftplib.FTP_TLS):
 
     def ntransfercmd(self, cmd, rest=None):
         conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)  # noqa: S321 (wrapped in TLS just below)
+        send_without_delay(conn)
         if self._prot_p:
             try:
                 conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
