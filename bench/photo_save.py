@@ -173,6 +173,9 @@ def main():
     warm_speedup = results[("per_reply", True, "serial")]["time"] / results[("per_reply", True, "parallel")]["time"]
     cold_speedup = results[("per_reply", False, "serial")]["time"] / results[("per_reply", False, "parallel")]["time"]
     process_ms = median(process_times)
+    per_file = round(results[("per_reply", True, "serial")]["commands"] / len(files))
+    one_file = " ".join(results[("per_reply", True, "serial")]["first_session"][:per_file])
+    delay_ms = DELAY * 1000
     body = f"""
 One synthetic 12 MP phone JPEG ({len(data) / 1e6:.1f} MB) → `process_photo` → {len(files)} files ({sizes}:
 original, {", ".join(f"{width}w" for width in sorted(processed.renditions, reverse=True))}), uploaded to a TLS
@@ -192,12 +195,10 @@ Editor's save as the admin does it (`process_photo` + `attach_photo`: 3 uploads 
 warm default storage, {DELAY * 1000:.0f} ms per reply: median {secs(median(editor))} over {len(editor)} saves —
 processing is {100 * process_ms / median(editor):.0f} % of it.
 
-Per reply, each file costs 6 commands (`{" ".join(results[("per_reply", True, "serial")]["first_session"][:6])}`):
-serial pays 3 × 6 × {DELAY * 1000:.0f} ms, parallel about 6 × {DELAY * 1000:.0f} ms plus the largest file's transfer.
-Per round trip, the pipelined pairs (`SIZE`+`SITE CHMOD`, `RNFR`+`RNTO`) count once when they reach the server
-together, which on loopback depends on the kernel's delayed ACKs (see storage_uploads: on a real WAN, Nagle's
-algorithm makes each pair 2 round trips until the client sets TCP_NODELAY). Cold, the parallel save opens 3
-connections at the same moment and each one, the pool's FEAT cache still empty, sends
+Warm, each file costs {per_file} commands (`{one_file}`) in 4 round trips (`MLST` verifies size and mode;
+`RNFR` + `RNTO` go together). Per reply, serial pays 3 × {per_file} × {delay_ms:.0f} ms and parallel about
+{per_file} × {delay_ms:.0f} ms plus the largest file's transfer; per round trip, 3 × 4 and 4 round trips. Cold, the
+parallel save opens 3 connections at the same moment and each one, the pool's FEAT cache still empty, sends
 `{" ".join(results[("per_reply", False, "parallel")]["first_session"])}` — so its advantage shrinks
 (suggestion: `FTPPool` could open the first connection alone, then the others, so that FEAT is asked once).
 """

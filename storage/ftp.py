@@ -6,8 +6,9 @@ TLS session reuse on data connections (cpython gh-63699), per-reply timeouts, a 
 pool under the host's per-IP connection cap, and atomic uploads in few round trips.
 
 Round trips of one warm upload (``upload_atomically``):
-  1. EPSV/PASV  2. STOR <temporary>  3. SIZE <temporary> + SITE CHMOD + MLST <final>  4. RNFR + RNTO
-Steps 3 and 4 are pipelined (several commands sent before the replies are read, as RFC 959
+  1. EPSV/PASV  2. STOR <temporary>  3. MLST <temporary> (size and mode) + MLST <final> (is the
+  name free?)  4. RNFR + RNTO. SITE CHMOD only when the mode is wrong; without MLST, SIZE +
+  SITE CHMOD instead. Steps 3 and 4 are pipelined (several commands sent before the replies are read, as RFC 959
 allows); each pipeline is harmless if an earlier command in it fails (a failed RNFR turns RNTO
 into a 503, nothing else changes).
 """
