@@ -587,9 +587,6 @@ class FTPConnection:
                 self.ftp.sendcmd(f"MKD {partial}")
             known.add(partial)
 
-    def chmod(self, path, mode):
-        self.ftp.sendcmd(f"SITE CHMOD {mode} {path}")
-
     def store_bytes(self, path, data):
         """Plain (non-atomic) upload, for small files of our own such as the folder's guard."""
         self._store(path, io.BytesIO(data))
