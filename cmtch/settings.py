@@ -130,7 +130,9 @@ if os.environ.get("HOSTGATOR_FTP_PASSWORD"):
         "TLS_FINGERPRINT": os.environ.get("HOSTGATOR_FTP_TLS_FINGERPRINT") or None,
         "TIMEOUT": float(os.environ.get("HOSTGATOR_FTP_TIMEOUT", "15")),
         "PASSIVE": env_flag("HOSTGATOR_FTP_PASSIVE", default=True),
-        "MAX_CONNECTIONS": int(os.environ.get("HOSTGATOR_FTP_MAX_CONNECTIONS", "4")),
+        # 3 per process: two gunicorn workers use 6 of the host's 8 per IP, leaving room for a command.
+        "MAX_CONNECTIONS": int(os.environ.get("HOSTGATOR_FTP_MAX_CONNECTIONS", "3")),
+        "TRANSFER_TIMEOUT": float(os.environ.get("HOSTGATOR_FTP_TRANSFER_TIMEOUT", "60")),
         "FILE_MODE": os.environ.get("HOSTGATOR_FTP_FILE_MODE", "644") or None,
         "EMBEDDED": False,
     }

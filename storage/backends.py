@@ -24,7 +24,8 @@ from storages.backends.ftp import FTPStorage
 from storages.base import BaseStorage
 
 from storage.errors import HostGatorRefused, UnsafeName
-from storage.ftp import FTPConfig, FTPPool
+from storage.ftp import FTPConfig
+from storage.ftp_pool import FTPPool
 from storage.names import CONTROL_CHARACTERS, check_safe_name
 
 # Photos are small; a download bigger than this spills from memory to a temporary file.
@@ -59,8 +60,9 @@ class HostGatorStorage(FTPStorage):
             "tls_fingerprint": values.get("TLS_FINGERPRINT"),
             "timeout": values.get("TIMEOUT", 15),
             "passive": values.get("PASSIVE", True),
-            "max_connections": values.get("MAX_CONNECTIONS", 4),
+            "max_connections": values.get("MAX_CONNECTIONS", 3),
             "file_mode": values.get("FILE_MODE", "644"),
+            "transfer_timeout": values.get("TRANSFER_TIMEOUT", 60),
         }
 
     def deconstruct(self):
@@ -82,7 +84,7 @@ class HostGatorStorage(FTPStorage):
                 "HOST": self.host, "PORT": self.port, "USER": self.user, "PASSWORD": self.password,
                 "TLS": self.tls, "CA_FILE": self.ca_file, "TLS_FINGERPRINT": self.tls_fingerprint,
                 "TIMEOUT": self.timeout, "PASSIVE": self.passive, "MAX_CONNECTIONS": self.max_connections,
-                "FILE_MODE": self.file_mode,
+                "FILE_MODE": self.file_mode, "TRANSFER_TIMEOUT": self.transfer_timeout,
             }))
         return self._pool
 
@@ -207,16 +209,18 @@ class HostGatorStorage(FTPStorage):
             yield candidate
 
     def save_many(self, files):
-        """Upload {name: bytes} in parallel (up to the pool's connections), each atomically.
-        Names here carry a content hash, so an existing file of that name holds the same bytes and
-        is simply replaced. Raises the first failure once every upload has finished or failed."""
+        """Upload {name: bytes} in parallel (up to the pool's connections), each atomically, all
+        within one HOSTGATOR_FTP_TRANSFER_TIMEOUT. Names here carry a content hash, so an existing
+        file of that name holds the same bytes and is simply replaced. Raises the first failure
+        once every upload has finished or failed."""
         for name in files:
             self.check_writable_name(name)
+        deadline = self.pool.deadline()
 
         def upload(item):
             path = self.remote_path(item[0])
             return self.pool.run("upload", path, lambda connection: connection.upload_atomically(
-                path, io.BytesIO(item[1]), overwrite=True))
+                path, io.BytesIO(item[1]), overwrite=True), deadline=deadline)
 
         with ThreadPoolExecutor(max_workers=max(1, min(len(files), self.pool.limit))) as executor:
             futures = [executor.submit(upload, item) for item in files.items()]

@@ -57,8 +57,9 @@ def hostgator_settings(*, ftp_port, http_port, password, ca_file, tls=True, user
         "TLS_FINGERPRINT": None,
         "TIMEOUT": timeout,
         "PASSIVE": True,
-        "MAX_CONNECTIONS": 4,
+        "MAX_CONNECTIONS": 3,
         "FILE_MODE": file_mode,
+        "TRANSFER_TIMEOUT": 60.0,
         "EMBEDDED": True,
     }
 
@@ -469,11 +470,16 @@ def main(argv=None):
                                keyfile=state.key_file, ftp_port=ftp_port, http_port=http_port)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    ready_file = args.state_dir / "ready"
+    ready_file.unlink(missing_ok=True)
     try:
         server.start()
     except OSError as error:
-        logger.error("embedded HostGator cannot listen (%s); set EMBEDDED_FTP_PORT / EMBEDDED_HTTP_PORT", error)
+        logger.error("embedded HostGator cannot listen on 127.0.0.1 ports %d (FTP) and %d (HTTP): %s. "
+                     "Free them, or choose others: EMBEDDED_FTP_PORT=2122 EMBEDDED_HTTP_PORT=8022 bin/dev",
+                     ftp_port, http_port, error.strerror or error)
         return 1
+    ready_file.write_text(f"{os.getpid()}\n")  # bin/dev waits for this before starting the site
     logger.info("embedded HostGator: FTPS (explicit TLS) on %s:%d user %s (password in %s), photos served at %s",
                 server.host, server.ftp_port, server.user, state.password_file, server.public_url)
     try:
@@ -482,6 +488,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         pass
     finally:
+        ready_file.unlink(missing_ok=True)
         server.close()
     return 0
 

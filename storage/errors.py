@@ -16,7 +16,9 @@ class HostGatorError(Exception):
         parts.append("failed")
         message = " ".join(parts)
         if reply:
-            message += f": server replied {reply!r}"
+            # Every line of a multi-line reply: Pure-FTPd puts the reason first ("451-Error during
+            # write to file") and a summary last.
+            message += f": server replied {' | '.join(line.strip() for line in reply.splitlines())!r}"
         if detail:
             message += f" ({detail})"
         super().__init__(message)
@@ -35,6 +37,10 @@ class HostGatorTimeout(HostGatorUnavailable):
     """The server accepted the connection or the command, then said nothing in time."""
 
 
+class TransferDeadlineExceeded(HostGatorTimeout):
+    """Bytes were still flowing, too slowly: the whole transfer outlived HOSTGATOR_FTP_TRANSFER_TIMEOUT."""
+
+
 class HostGatorTLSError(HostGatorError):
     """The server's certificate could not be verified, or does not match the pinned fingerprint."""
 
@@ -49,6 +55,11 @@ class HostGatorLoginError(HostGatorError):
 
 class HostGatorRefused(HostGatorError):
     """A permanent refusal (5xx): retrying the same request cannot help."""
+
+
+class HostGatorFull(HostGatorRefused):
+    """No room left on the host (452/552, or a 451 write error): disk or account quota full.
+    Sending the same file again cannot help until someone frees space in cPanel."""
 
 
 class HostGatorBusy(HostGatorError):

@@ -11,8 +11,19 @@ Round trips of one warm upload (``upload_atomically``):
   SITE CHMOD instead. Steps 3 and 4 are pipelined (several commands sent before the replies are read, as RFC 959
 allows); each pipeline is harmless if an earlier command in it fails (a failed RNFR turns RNTO
 into a 503, nothing else changes).
+
+Time: every reply is awaited at most ``timeout`` seconds, and a whole operation (waiting for a
+connection, every attempt, every byte of every transfer) ends by its deadline,
+``transfer_timeout`` seconds after it started (HOSTGATOR_FTP_TRANSFER_TIMEOUT), however slowly
+the bytes still flow. After the last byte of an upload, the wait for the server's final reply
+lasts as long as the bytes still in flight keep moving (see ``wait_until_delivered``), so a slow
+but honest link is not cut after ``timeout`` seconds.
+
+The pool lives in storage/ftp_pool.py, the meaning of replies in storage/ftp_replies.py.
 """
 
+import array
+import fcntl
 import ftplib
 import hashlib
 import io
@@ -22,29 +33,42 @@ import secrets
 import select
 import socket
 import ssl
+import termios
 import threading
 import time
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from storage.errors import (
-    HostGatorBusy,
-    HostGatorError,
-    HostGatorLoginError,
     HostGatorRefused,
-    HostGatorTimeout,
     HostGatorTLSError,
     HostGatorUnavailable,
+    TransferDeadlineExceeded,
+)
+from storage.ftp_replies import (
+    RemoteFile,
+    means_host_full,
+    mlst_reports_mode,
+    parse_ftp_time,
+    parse_mlst_facts,
+    parse_mlst_reply,
+    reply_text,
+    same_mode,
+    translate,
 )
 from storage.names import TEMP_PREFIX, VISIBLE_TEMP_PREFIX, is_temporary
 
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 64 * 1024
+# Sent in slices of one TLS record at most, the deadline checked before each: a slice on a link
+# crawling at 16 KB/s takes about a second, so no send overshoots the deadline by more.
+SEND_SLICE = 16 * 1024
 # Pure-FTPd closes a connection idle for ~15 minutes; do not even try one idle that long.
 MAX_IDLE_SECONDS = 10 * 60
-RETRY_DELAYS = (0.2, 0.5, 1.0)  # between attempts: four attempts in all, under two seconds
+DELIVERY_POLL_SECONDS = 0.05
+DELIVERY_WAIT_THRESHOLD = 64 * 1024  # bytes still in flight that any reply timeout covers
+BROKEN_TRANSFER_REPLY_SECONDS = 5.0  # how long to wait for the reason after a data connection broke
 
 
 @dataclass(frozen=True)
@@ -58,8 +82,12 @@ class FTPConfig:
     tls_fingerprint: str | None = field(default=None, repr=False)
     timeout: float = 15.0
     passive: bool = True
-    max_connections: int = 4
+    # 3: two gunicorn workers x 3 = 6 of the host's 8 per IP, so check_hostgator, the retry or the
+    # migration run from the same address still find a free slot.
+    max_connections: int = 3
     file_mode: str | None = "644"
+    transfer_timeout: float = 60.0
+    cap_recovery_seconds: float = 60.0  # after a 421 lowered the pool's limit, try one more again
 
     @classmethod
     def from_settings(cls, values):
@@ -76,8 +104,10 @@ class FTPConfig:
             host=values["HOST"], port=int(values.get("PORT") or 21), user=values["USER"],
             password=values.get("PASSWORD") or "", tls=tls, ca_file=values.get("CA_FILE") or None,
             tls_fingerprint=fingerprint, timeout=float(values.get("TIMEOUT") or 15),
-            passive=bool(values.get("PASSIVE", True)), max_connections=max(1, int(values.get("MAX_CONNECTIONS") or 4)),
+            passive=bool(values.get("PASSIVE", True)), max_connections=max(1, int(values.get("MAX_CONNECTIONS") or 3)),
             file_mode=str(values["FILE_MODE"]) if values.get("FILE_MODE") else None,
+            transfer_timeout=float(values.get("TRANSFER_TIMEOUT") or 60),
+            cap_recovery_seconds=float(values.get("CAP_RECOVERY_SECONDS", 60)),
         )
 
 
@@ -97,13 +127,6 @@ class ServerState:
     def lock_for(self, path):
         return self.name_locks[hash(path) % len(self.name_locks)]
 
-
-@dataclass(frozen=True)
-class RemoteFile:
-    size: int | None
-    modified: datetime | None = None
-    mode: str | None = None
-    is_dir: bool = False
 
 
 def tls_context(config):
@@ -210,73 +233,6 @@ class _SecureFTP(_CountingFTPMixin, ftplib.FTP_TLS):
         return conn, size
 
 
-def translate(error, operation, path=""):
-    """Any failure of ftplib/socket/ssl -> one HostGatorError that names operation, path and reply."""
-    if isinstance(error, HostGatorError):
-        return error
-    reply = str(error).strip().splitlines()[-1] if isinstance(error, ftplib.Error) and str(error) else ""
-    if isinstance(error, ftplib.error_perm):
-        if reply.startswith("530"):
-            return HostGatorLoginError(operation, path, reply, "check HOSTGATOR_FTP_USER and HOSTGATOR_FTP_PASSWORD")
-        return HostGatorRefused(operation, path, reply)
-    if isinstance(error, ftplib.error_temp):
-        return HostGatorBusy(operation, path, reply)
-    if isinstance(error, ssl.SSLCertVerificationError):
-        return HostGatorTLSError(operation, path, reason=error.verify_message,
-                                 detail=f"{error.verify_message}; set HOSTGATOR_FTP_CA_FILE or "
-                                        f"pin HOSTGATOR_FTP_TLS_FINGERPRINT")
-    if isinstance(error, TimeoutError):
-        return HostGatorTimeout(operation, path, detail="no answer in time (HOSTGATOR_FTP_TIMEOUT)")
-    if isinstance(error, socket.gaierror):
-        return HostGatorUnavailable(operation, path, detail=f"unknown host ({error.strerror})")
-    if isinstance(error, ftplib.Error):  # a reply out of protocol
-        return HostGatorUnavailable(operation, path, reply, "unexpected reply")
-    if isinstance(error, EOFError):
-        return HostGatorUnavailable(operation, path, detail="the server closed the connection")
-    if isinstance(error, OSError):
-        return HostGatorUnavailable(operation, path, detail=error.strerror or type(error).__name__)
-    return HostGatorError(operation, path, detail=type(error).__name__)
-
-
-def is_retryable(error):
-    """Worth another attempt on a fresh connection: resets, closes, 4xx. Never a permanent 5xx,
-    a login or certificate failure, nor a timeout (a stalled host must fail within the timeout)."""
-    return isinstance(error, HostGatorUnavailable | HostGatorBusy) and not isinstance(error, HostGatorTimeout)
-
-
-def breaks_connection(error):
-    """After these the control connection cannot be trusted any more (421 closes it too)."""
-    return not isinstance(error, HostGatorRefused | HostGatorBusy) or error.code == "421"
-
-
-def parse_mlst_facts(line):
-    """' type=file;size=12;modify=20261125093000;UNIX.mode=0644; /a/b.jpg' -> RemoteFile."""
-    facts_text = line.strip().split(" ", 1)[0]
-    facts = {}
-    for fact in facts_text.split(";"):
-        if "=" in fact:
-            key, _, value = fact.partition("=")
-            facts[key.strip().lower()] = value.strip()
-    mode = facts.get("unix.mode")
-    return RemoteFile(
-        size=int(facts["size"]) if facts.get("size", "").isdigit() else None,
-        modified=parse_ftp_time(facts.get("modify")),
-        mode=mode[-3:] if mode else None,
-        is_dir=facts.get("type", "").lower() in {"dir", "cdir", "pdir"},
-    )
-
-
-def parse_mlst_reply(reply):
-    """'250-Listing x\n type=file;size=12;... x\n250 End' -> RemoteFile."""
-    lines = reply.splitlines()
-    facts = next((line for line in lines[1:] if line.startswith(" ")), lines[1] if len(lines) > 1 else "")
-    return parse_mlst_facts(facts)
-
-
-def mlst_reports_mode(features):
-    return "unix.mode" in features.get("MLST", "").lower()
-
-
 def enable_mode_fact(ftp, features):
     """Ask MLST to report UNIX.mode where the server offers it but not by default (pyftpdlib);
     Pure-FTPd reports it anyway. Per session, so once per connection."""
@@ -288,26 +244,39 @@ def enable_mode_fact(ftp, features):
         ftp.sendcmd(f"OPTS MLST {';'.join(enabled)};")
 
 
-def same_mode(mode, wanted):
-    with suppress(TypeError, ValueError):
-        return int(mode, 8) == int(wanted, 8)
-    return False
-
-
-def parse_ftp_time(value):
-    if not value:
-        return None
-    with suppress(ValueError):
-        return datetime.strptime(value[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-    return None
-
-
 class FTPConnection:
     """One logged-in control connection. Used by one thread at a time (the pool sees to it)."""
 
     def __init__(self, config, ftp, server):
         self.config, self.ftp, self.server = config, ftp, server
         self.last_used = time.monotonic()
+        self.deadline = None  # monotonic time the current operation must end by (set by the pool)
+
+    def seconds_left(self, operation, path):
+        """Until the deadline (the reply timeout when there is none); past it, the operation ends."""
+        if self.deadline is None:
+            return self.config.timeout
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TransferDeadlineExceeded(operation, path, detail="still not done after "
+                                           f"HOSTGATOR_FTP_TRANSFER_TIMEOUT ({self.config.transfer_timeout:g} s)")
+        return left
+
+    def bounded_timeout(self, operation, path):
+        """The reply timeout, shortened so that no wait outlives the deadline."""
+        return min(self.config.timeout, self.seconds_left(operation, path))
+
+    def end_operation(self):
+        self.deadline = None
+        self.last_used = time.monotonic()
+        with suppress(OSError):
+            if self.ftp.sock is not None:
+                self.ftp.sock.settimeout(self.config.timeout)
+
+    def limit_reply_wait(self, operation, path=""):
+        """The next replies on the control connection are awaited no longer than bounded_timeout."""
+        if self.ftp.sock is not None:
+            self.ftp.sock.settimeout(self.bounded_timeout(operation, path))
 
     @property
     def features(self):
@@ -401,9 +370,13 @@ class FTPConnection:
         return RemoteFile(size=None) if name in files else None
 
     def retrieve(self, path, write):
-        """Stream the file at ``path`` to ``write(bytes)``, chunk by chunk."""
+        """Stream the file at ``path`` to ``write(bytes)``, chunk by chunk, within the deadline."""
         with self._transfer(f"RETR {path}") as conn:
-            while chunk := conn.recv(CHUNK_SIZE):
+            while True:
+                conn.settimeout(self.bounded_timeout("download", path))
+                chunk = conn.recv(CHUNK_SIZE)
+                if not chunk:
+                    break
                 write(chunk)
 
     def entries(self, path):
@@ -508,9 +481,9 @@ class FTPConnection:
             temporary = posixpath.join(folder, f"{prefix}{secrets.token_hex(6)}.part")
             try:
                 sent = self._store(temporary, fileobj)
-            except ftplib.error_perm:
+            except ftplib.error_perm as refusal:
                 self.discard_temporary(temporary)  # a refusal may come after part of the data
-                if prefix == prefixes[-1] or not fileobj.seekable():
+                if prefix == prefixes[-1] or not fileobj.seekable() or means_host_full(reply_text(refusal)):
                     raise
                 fileobj.seek(0)
                 continue
@@ -527,8 +500,8 @@ class FTPConnection:
         folder_known = folder in self.server.known_dirs
         try:
             return self._send(path, fileobj)
-        except ftplib.error_perm:
-            if folder_known or not fileobj.seekable():
+        except ftplib.error_perm as refusal:
+            if folder_known or not fileobj.seekable() or means_host_full(reply_text(refusal)):
                 raise
         # The folder may be missing (a new month): make it, then try once more.
         self.makedirs(folder)
@@ -539,10 +512,32 @@ class FTPConnection:
         sent = 0
         with self._transfer(f"STOR {path}") as conn:
             while chunk := fileobj.read(CHUNK_SIZE):
-                conn.sendall(chunk)
+                view = memoryview(chunk)
+                for start in range(0, len(view), SEND_SLICE):
+                    self._send_slice(conn, view[start:start + SEND_SLICE], path)
                 sent += len(chunk)
+            wait_until_delivered(conn, self, path)
         self.server.known_dirs.add(posixpath.dirname(path))
         return sent
+
+    def _send_slice(self, conn, piece, path):
+        """Send once the data connection can take more, unless the server has answered meanwhile:
+        a reply in the middle of an upload is a refusal (Pure-FTPd over quota stops reading and
+        says "552 Quota exceeded"), and waiting for the blocked socket would hide it."""
+        timeout = self.bounded_timeout("upload", path)
+        readable, writable, _ = select.select([self.ftp.sock], [conn], [], timeout)
+        if readable:
+            raise ConnectionAbortedError("the server replied before the end of the upload")
+        if not writable:
+            raise TimeoutError("the server stopped reading the upload")
+        conn.settimeout(timeout)
+        conn.sendall(piece)
+
+    def server_has_replied(self):
+        try:
+            return bool(select.select([self.ftp.sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
 
     def stat_command(self, path):
         return f"MLST {path}" if "MLST" in self.features else f"SIZE {path}"
@@ -551,6 +546,9 @@ class FTPConnection:
         """Best effort: a failed upload leaves no temporary file behind. On a dead connection the
         name waits in ``orphans`` for the next healthy one (and stays recognisable by its prefix
         for check_hostgator's clean-up should this process die first)."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.server.orphans.add(temporary)  # no time left to wait for a reply here
+            return
         try:
             self.ftp.sendcmd(f"DELE {temporary}")
         except ftplib.error_perm:
@@ -595,6 +593,7 @@ class FTPConnection:
     def pipeline(self, commands):
         """Send ``commands`` at once, then read one reply each: one round trip for all of them.
         A refusal (4xx/5xx) is returned in place of its reply, so the next replies stay in step."""
+        self.limit_reply_wait(commands[0].split(" ", 1)[0], commands[0].partition(" ")[2])
         self.ftp.putcmds(commands)
         replies = []
         for _ in commands:
@@ -608,7 +607,7 @@ class FTPConnection:
         return replies
 
     def _transfer(self, command):
-        return _Transfer(self.ftp, command)
+        return _Transfer(self, command)
 
 
 class NameClaim:
@@ -649,24 +648,103 @@ class NameClaim:
 
 class _Transfer:
     """A data connection for one command; on exit, closes it (TLS close_notify first) and reads
-    the server's final reply (226)."""
+    the server's final reply (226).
 
-    def __init__(self, ftp, command):
-        self.ftp, self.command = ftp, command
+    When the data connection breaks, the server's reply usually says why better than the broken
+    socket does: Pure-FTPd over quota closes the data connection mid-upload, then answers
+    "552 Quota exceeded" on the control connection. That reply is read and raised instead of
+    "EOF occurred in violation of protocol", which would look like a host that is down."""
+
+    def __init__(self, connection, command):
+        self.connection, self.ftp, self.command = connection, connection.ftp, command
+        self.operation = command.split(" ", 1)[0]
+        self.path = command.split(" ", 1)[-1]
 
     def __enter__(self):
+        self.connection.limit_reply_wait(self.operation, self.path)
         self.conn, _ = self.ftp.ntransfercmd(self.command)
+        self.started = time.monotonic()
         return self.conn
 
+    def final_wait(self):
+        """How long the end of the transfer (TLS close, final reply) may take: the reply timeout,
+        or as long as the transfer itself took when that was longer -- on a slow link the server
+        still has buffered bytes to read before it can answer -- never past the deadline."""
+        waited = max(self.connection.config.timeout, time.monotonic() - self.started)
+        return min(waited, self.connection.seconds_left(self.operation, self.path))
+
     def __exit__(self, exc_type, exc, traceback):
-        try:
-            if exc_type is None and isinstance(self.conn, ssl.SSLSocket):
+        failure = exc
+        if exc_type is None and isinstance(self.conn, ssl.SSLSocket):
+            try:
+                self.conn.settimeout(self.final_wait())
                 self.conn.unwrap()
-        finally:
-            self.conn.close()
-        if exc_type is None:
+            except OSError as error:  # e.g. the server hung up without TLS close_notify
+                failure = error
+            except BaseException:
+                self.conn.close()
+                raise
+        self.conn.close()
+        if failure is None:
+            self.ftp.sock.settimeout(self.final_wait())
             self.ftp.voidresp()
+        elif isinstance(failure, OSError | EOFError) and not isinstance(failure, TimeoutError):
+            reply = self._reply_after_broken_data_connection()
+            if isinstance(reply, ftplib.Error):
+                raise reply
+            if reply is None and exc is None:
+                raise failure
         return False
+
+    def _reply_after_broken_data_connection(self):
+        """The server's reply (or its refusal, as an ftplib.Error), or None if it says nothing soon."""
+        try:
+            self.ftp.sock.settimeout(min(BROKEN_TRANSFER_REPLY_SECONDS,
+                                         self.connection.bounded_timeout(self.operation, self.path)))
+            return self.ftp.voidresp()
+        except ftplib.Error as refusal:
+            return refusal
+        except Exception:
+            return None
+
+
+def unsent_bytes(sock):
+    """Bytes of ours the kernel still holds for ``sock``, not sent or not acknowledged yet
+    (Linux SIOCOUTQ); None where the system does not say."""
+    try:
+        count = array.array("i", [0])
+        fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, count, True)
+    except (OSError, ValueError):
+        return None
+    return count[0]
+
+
+def wait_until_delivered(conn, connection, path):
+    """After the last sendall(): wait while the upload's bytes still sit in our send buffer.
+
+    A kernel send buffer holds megabytes, so on a slow link sendall() returns long before the
+    server has the bytes, and the final reply cannot come before it has them all. Waiting for it
+    with the plain reply timeout cut honest uploads (1.5 MB at 16 KB/s failed at 15 s). So: as
+    long as the bytes keep leaving, wait (until the deadline); once they stop moving for the
+    reply timeout, the host has stalled."""
+    left = unsent_bytes(conn)
+    if not left or left <= DELIVERY_WAIT_THRESHOLD:
+        return  # what remains travels within any reply timeout
+    last_progress, pause = time.monotonic(), 0.001
+    while left:
+        connection.seconds_left("upload", path)  # past the deadline: TransferDeadlineExceeded
+        time.sleep(pause)
+        pause = min(pause * 2, DELIVERY_POLL_SECONDS)
+        now_left, now = unsent_bytes(conn), time.monotonic()
+        if now_left is None:
+            return
+        if connection.server_has_replied():
+            raise ConnectionAbortedError("the server replied before the end of the upload")
+        if now_left < left:
+            last_progress = now
+        elif now - last_progress > connection.config.timeout:
+            raise TimeoutError("the server stopped reading the upload")
+        left = now_left
 
 
 def read_features(ftp):
@@ -690,110 +768,3 @@ def close_quietly(ftp):
             ftp.quit()
     with suppress(Exception):
         ftp.close()
-
-
-class FTPPool:
-    """At most ``max_connections`` logged-in connections, each used by one thread at a time.
-
-    Shared hosts cap connections per client IP (cPanel's Pure-FTPd: 8). When the server answers
-    ``421 Too many connections`` the pool lowers its own cap to what it already holds and waits for
-    one of those, instead of failing.
-    """
-
-    def __init__(self, config, connect=FTPConnection.open):
-        self.config = config
-        self._connect = connect
-        self._idle = []
-        self._open = 0  # connections held: idle, in use, or being opened
-        self._connecting = 0
-        self.limit = config.max_connections
-        self._available = threading.Condition()
-        self.server = ServerState()
-        self.connections_opened = 0
-
-    def run(self, operation, path, work):
-        """``work(connection)`` with retries on a fresh connection for transient failures."""
-        for attempt, delay in enumerate((*RETRY_DELAYS, None)):
-            try:
-                connection = self._acquire()
-            except HostGatorError as error:
-                if delay is None or not is_retryable(error):
-                    raise
-                logger.info("FTP %s %s: %s; trying again in %.1fs", operation, path, error, delay)
-                time.sleep(delay)
-                continue
-            try:
-                result = work(connection)
-            except BaseException as raw:
-                error = translate(raw, operation, path)
-                if breaks_connection(error):
-                    self._discard(connection)
-                else:
-                    self._release(connection)
-                if delay is None or not is_retryable(error):
-                    raise error from None
-                logger.info("FTP %s %s (attempt %d): %s; trying again in %.1fs",
-                            operation, path, attempt + 1, error, delay)
-                time.sleep(delay)
-                continue
-            if self.server.orphans:
-                with suppress(Exception):
-                    connection.delete_orphans()
-            self._release(connection)
-            return result
-        raise AssertionError("unreachable")
-
-    def _acquire(self):
-        deadline = time.monotonic() + self.config.timeout
-        with self._available:
-            while True:
-                while self._idle:
-                    connection = self._idle.pop()
-                    if connection.looks_alive():
-                        return connection
-                    self._open -= 1
-                    connection.close()
-                if self._open < self.limit:
-                    self._open += 1
-                    self._connecting += 1
-                    break
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise HostGatorBusy("connect", detail=f"all {self.limit} FTP connections stayed busy")
-                self._available.wait(remaining)
-        try:
-            connection = self._connect(self.config, self.server)
-        except HostGatorError as error:
-            with self._available:
-                self._open -= 1
-                self._connecting -= 1
-                established = self._open - self._connecting
-                if error.code == "421" and established >= 1:
-                    # The host's per-IP cap is lower than ours: live with what we hold.
-                    self.limit = min(self.limit, established)
-                    logger.warning("FTP server refused a connection (%s); using at most %d", error.reply, self.limit)
-                self._available.notify()
-            raise
-        with self._available:
-            self._connecting -= 1
-        self.connections_opened += 1
-        return connection
-
-    def _release(self, connection):
-        connection.last_used = time.monotonic()
-        with self._available:
-            self._idle.append(connection)
-            self._available.notify()
-
-    def _discard(self, connection):
-        connection.close()
-        with self._available:
-            self._open -= 1
-            self._available.notify()
-
-    def close(self):
-        with self._available:
-            idle, self._idle = self._idle, []
-            self._open -= len(idle)
-        for connection in idle:
-            connection.close()

@@ -96,9 +96,7 @@ def process_photo(data, filename, max_bytes, max_pixels, max_side, rendition_wid
     if not data:
         raise ImageRejected("Le fichier envoyé est vide : choisissez à nouveau la photo.", "empty")
     if len(data) > max_bytes:
-        megabytes = math.ceil(len(data) * 10 / MEGABYTE) / 10  # 15 MB and 1 byte is "15,1 Mo", not "15,0 Mo"
-        raise ImageRejected(f"Cette photo est trop lourde ({megabytes:.1f} Mo) : {max_bytes / MEGABYTE:.0f} Mo au plus."
-                            .replace(".", ",", 1), "too_large")
+        raise too_heavy(len(data), max_bytes)
     refuse_code(data)  # PHP or a script anywhere: such a file never reaches a parser
     image = open_header(data, max_pixels)  # SVG, HTML, PDF... stop here: not an image
     refuse_markup(data)  # an image whose first bytes a browser would take for a page
@@ -168,6 +166,12 @@ def refuse_hidden_code(data):
 def hidden_content():
     return ImageRejected("Ce fichier contient du code caché (PHP, script ou page web) : il ne peut pas être publié. "
                          "Exportez la photo à nouveau depuis l'appareil ou le logiciel de retouche.", "hidden_content")
+
+
+def too_heavy(size, max_bytes):
+    megabytes = math.ceil(size * 10 / MEGABYTE) / 10  # 15 MB and 1 byte is "15,1 Mo", not "15,0 Mo"
+    return ImageRejected(f"Cette photo est trop lourde ({megabytes:.1f} Mo) : {max_bytes / MEGABYTE:.0f} Mo au plus."
+                         .replace(".", ",", 1), "too_large")
 
 
 def too_many_pixels(max_pixels, width=None, height=None):

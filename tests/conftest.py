@@ -8,6 +8,7 @@
 - ``black_hole`` / ``black_hole_after_greeting``: hosts that never answer; ``.settings(timeout=...)``.
 - ``vsftpd``: Debian's vsftpd requiring TLS session reuse on data connections; ``.settings``, ``.folder``,
   ``.public_url`` (settings are not applied: do ``settings.HOSTGATOR_FTP = vsftpd.settings``).
+- ``pure_ftpd``: a factory starting Debian's Pure-FTPd as cPanel runs it (tests/pureftpd.py).
 """
 
 import os
@@ -16,6 +17,7 @@ import pytest
 
 from storage.embedded import place_default_images
 from tests.ftp_servers import BlackHole, Vsftpd, start_hostgator, vsftpd_available, write_certificate
+from tests.pureftpd import PureFTPd, pure_ftpd_available
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +69,24 @@ def vsftpd(tmp_path_factory, tls_certificate):
     server = Vsftpd(tmp_path_factory.mktemp("vsftpd"), tls_certificate).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def pure_ftpd(tmp_path_factory, tls_certificate):
+    """Start Debian's Pure-FTPd as cPanel runs it: ``pure_ftpd(max_per_ip=8, quota_mb=None)``."""
+    if not pure_ftpd_available():
+        if os.environ.get("CMTCH_REQUIRE_PUREFTPD"):
+            pytest.fail("Pure-FTPd is required here (CMTCH_REQUIRE_PUREFTPD) but is missing (see .ci/run)")
+        pytest.skip("Debian's Pure-FTPd is not unpacked in /opt/pure-ftpd (see .ci/run), or not root")
+    servers = []
+
+    def start(**options):
+        servers.append(PureFTPd(tmp_path_factory.mktemp("pure-ftpd"), tls_certificate, **options).start())
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
 
 
 @pytest.fixture(autouse=True)

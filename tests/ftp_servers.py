@@ -19,6 +19,8 @@ import time
 from collections import namedtuple
 from pathlib import Path
 
+from pyftpdlib.handlers import ThrottledDTPHandler
+
 from storage.embedded import (
     LOOPBACK,
     REMOTE_PHOTO_DIR,
@@ -175,6 +177,15 @@ class DroppingDataHandler:
         control.close()  # closes this data channel too; the file keeps what arrived
 
 
+class ThrottledDataHandler(ThrottledDTPHandler):
+    """Data-connection mixin: the server reads uploads at ``hostgator.read_limit`` bytes per second
+    (0: no limit), pyftpdlib's own throttling -- a host on a slow, honest link."""
+
+    @property
+    def read_limit(self):
+        return self.cmd_channel.hostgator.read_limit
+
+
 class InstrumentedHostGator(EmbeddedHostGator):
     """The embedded host plus what tests and benchmarks need.
 
@@ -182,15 +193,17 @@ class InstrumentedHostGator(EmbeddedHostGator):
     - ``commands``: every command received, as ``ReceivedCommand(session, verb, argument)`` (PASS's
       argument blanked); ``verbs(session=None)``, ``sessions``, ``forget_commands()``.
     - ``latency``: seconds slept before answering each command (per session: others are not stalled).
+    - ``read_limit``: bytes per second the server reads of an upload (0: as fast as it comes).
     - ``faults``: see ``Faults``; also ``max_sessions_per_ip`` and ``idle_timeout`` (Pure-FTPd's 8 and 900 s).
     """
 
     handler_mixins = (RecordingFaultyHandler,)
-    data_handler_mixins = (DroppingDataHandler,)
+    data_handler_mixins = (DroppingDataHandler, ThrottledDataHandler)
 
     def __init__(self, *args, latency=0.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.latency = latency
+        self.read_limit = 0
         self.faults = Faults()
         self._commands = []
         self._sessions_opened = 0

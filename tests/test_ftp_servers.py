@@ -98,7 +98,7 @@ def test_embedded_settings_create_the_state_once_and_every_caller_agrees(tmp_pat
         "HOST": "127.0.0.1", "PORT": 2121, "USER": "cmtch", "PASSWORD": state.password(),
         "DIR": "/public_html/static/article_images/", "PUBLIC_URL": "http://127.0.0.1:8123/static/article_images/",
         "TLS": "explicit", "CA_FILE": str(state.cert_file), "TLS_FINGERPRINT": None, "TIMEOUT": 15,
-        "PASSIVE": True, "MAX_CONNECTIONS": 4, "FILE_MODE": "644", "EMBEDDED": True,
+        "PASSIVE": True, "MAX_CONNECTIONS": 3, "FILE_MODE": "644", "TRANSFER_TIMEOUT": 60.0, "EMBEDDED": True,
     }
     assert len(config["PASSWORD"]) >= 24
     assert mode_of(state.password_file) == 0o600 and mode_of(state.key_file) == 0o600

@@ -1,0 +1,130 @@
+"""What an FTP server's replies mean: errors translated into storage.errors, listings and facts
+parsed. No sockets here; storage/ftp.py sends the commands.
+"""
+
+import ftplib
+import re
+import socket
+import ssl
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from storage.errors import (
+    HostGatorBusy,
+    HostGatorError,
+    HostGatorFull,
+    HostGatorLoginError,
+    HostGatorRefused,
+    HostGatorTimeout,
+    HostGatorTLSError,
+    HostGatorUnavailable,
+)
+
+# 452/552 say "no room" in RFC 959's own words. A 451 is a local error of any kind; Pure-FTPd
+# answers "451-Error during write to file" (then "No space left on device" or its quota) when the
+# disk or the account is full, so a 451 counts as full only when its text says so.
+FULL_CODES = {"452", "552"}
+FULL_WORDS = re.compile(r"write|space|quota|disk full|full", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    size: int | None
+    modified: datetime | None = None
+    mode: str | None = None
+    is_dir: bool = False
+
+
+def reply_text(error):
+    """The server's whole reply, every line of a multi-line one ('552-Transfer aborted (quota)\\n
+    552 Quota exceeded...'): the reason is often on the first lines, the last one only sums up."""
+    return str(error).strip() if isinstance(error, ftplib.Error) else ""
+
+
+def means_host_full(reply):
+    code = reply[:3]
+    return code in FULL_CODES or (code == "451" and bool(FULL_WORDS.search(reply)))
+
+
+def translate(error, operation, path=""):
+    """Any failure of ftplib/socket/ssl -> one HostGatorError that names operation, path and reply."""
+    if isinstance(error, HostGatorError):
+        return error
+    reply = reply_text(error)
+    if isinstance(error, ftplib.Error) and means_host_full(reply):
+        return HostGatorFull(operation, path, reply, "the hosting space is full (disk or quota)")
+    if isinstance(error, ftplib.error_perm):
+        if reply.startswith("530"):
+            return HostGatorLoginError(operation, path, reply, "check HOSTGATOR_FTP_USER and HOSTGATOR_FTP_PASSWORD")
+        return HostGatorRefused(operation, path, reply)
+    if isinstance(error, ftplib.error_temp):
+        return HostGatorBusy(operation, path, reply)
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return HostGatorTLSError(operation, path, reason=error.verify_message,
+                                 detail=f"{error.verify_message}; set HOSTGATOR_FTP_CA_FILE or "
+                                        f"pin HOSTGATOR_FTP_TLS_FINGERPRINT")
+    if isinstance(error, TimeoutError):
+        return HostGatorTimeout(operation, path, detail="no answer in time (HOSTGATOR_FTP_TIMEOUT)")
+    if isinstance(error, socket.gaierror):
+        return HostGatorUnavailable(operation, path, detail=f"unknown host ({error.strerror})")
+    if isinstance(error, ftplib.Error):  # a reply out of protocol
+        return HostGatorUnavailable(operation, path, reply, "unexpected reply")
+    if isinstance(error, EOFError):
+        return HostGatorUnavailable(operation, path, detail="the server closed the connection")
+    if isinstance(error, OSError):
+        return HostGatorUnavailable(operation, path, detail=error.strerror or str(error) or type(error).__name__)
+    return HostGatorError(operation, path, detail=type(error).__name__)
+
+
+def is_retryable(error):
+    """Worth another attempt on a fresh connection: resets, closes, 4xx. Never a permanent 5xx, a
+    full host, a login or certificate failure, nor a timeout (a stalled host must fail in time)."""
+    return isinstance(error, HostGatorUnavailable | HostGatorBusy) and not isinstance(error, HostGatorTimeout)
+
+
+def breaks_connection(error):
+    """After these the control connection cannot be trusted any more (421 closes it too)."""
+    return not isinstance(error, HostGatorRefused | HostGatorBusy) or error.code == "421"
+
+
+def parse_mlst_facts(line):
+    """' type=file;size=12;modify=20261125093000;UNIX.mode=0644; /a/b.jpg' -> RemoteFile."""
+    facts_text = line.strip().split(" ", 1)[0]
+    facts = {}
+    for fact in facts_text.split(";"):
+        if "=" in fact:
+            key, _, value = fact.partition("=")
+            facts[key.strip().lower()] = value.strip()
+    mode = facts.get("unix.mode")
+    return RemoteFile(
+        size=int(facts["size"]) if facts.get("size", "").isdigit() else None,
+        modified=parse_ftp_time(facts.get("modify")),
+        mode=mode[-3:] if mode else None,
+        is_dir=facts.get("type", "").lower() in {"dir", "cdir", "pdir"},
+    )
+
+
+def parse_mlst_reply(reply):
+    """'250-Listing x\\n type=file;size=12;... x\\n250 End' -> RemoteFile."""
+    lines = reply.splitlines()
+    facts = next((line for line in lines[1:] if line.startswith(" ")), lines[1] if len(lines) > 1 else "")
+    return parse_mlst_facts(facts)
+
+
+def mlst_reports_mode(features):
+    return "unix.mode" in features.get("MLST", "").lower()
+
+
+def same_mode(mode, wanted):
+    with suppress(TypeError, ValueError):
+        return int(mode, 8) == int(wanted, 8)
+    return False
+
+
+def parse_ftp_time(value):
+    if not value:
+        return None
+    with suppress(ValueError):
+        return datetime.strptime(value[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    return None
