@@ -1,14 +1,33 @@
+from contextlib import suppress
+from functools import partial
+
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils.html import format_html
 
 from articles import photos
-from articles.forms import ArticleAdminForm
+from articles.forms import ArticleAdminForm, checked_photo
 from articles.models import Article, PendingUpload
+from storage.errors import TransferDeadlineExceeded
+from storage.images import ImageRejected
 
-PENDING_MESSAGE = ("L'article est enregistré, mais l'hébergement des photos (HostGator) ne répond pas : "
-                   "la photo est gardée en lieu sûr et sera publiée automatiquement dès qu'il répondra. "
-                   "En attendant, l'image par défaut s'affiche.")
+
+def waiting_message(outcome, had_photo):
+    """What the editor reads when the photo could not be sent: what happened, that nothing is
+    lost, and what the page shows meanwhile (the previous photo, or the default image)."""
+    shown = "la photo précédente reste affichée" if had_photo else "l'image par défaut s'affiche"
+    if outcome.host_full:
+        return ("L'article est enregistré, mais l'espace de l'hébergement des photos (HostGator) est plein : "
+                "la photo est gardée en lieu sûr et sera publiée dès que de la place sera libérée. Prévenez la "
+                "personne qui gère l'hébergement : dans cPanel, « Utilisation du disque » montre ce qui occupe "
+                f"la place (ou demandez plus d'espace à HostGator). En attendant, {shown}.")
+    trouble = ("l'envoi vers l'hébergement des photos (HostGator) est trop lent"
+               if isinstance(outcome.error, TransferDeadlineExceeded)
+               else "l'hébergement des photos (HostGator) ne répond pas")
+    return (f"L'article est enregistré, mais {trouble} : la photo est gardée en lieu sûr et sera publiée "
+            f"automatiquement dès qu'il répondra. En attendant, {shown}.")
 
 
 @admin.register(Article)
@@ -28,19 +47,34 @@ class ArticleAdmin(admin.ModelAdmin):
         waiting = PendingUpload.objects.filter(article=OuterRef("pk"))
         return super().get_queryset(request).annotate(photo_pending=Exists(waiting))
 
-    @admin.display(description="photo")
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        # A new article has no photo yet to show or to remove.
+        return fields if obj else [name for name in fields if name not in {"current_photo", "remove_photo"}]
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and "photo" in request.FILES:
+            # Django runs this whole view in one transaction: check and normalise the photo (seconds
+            # of CPU on Render) before it opens; the form then reads the result (checked_photo).
+            with suppress(ImageRejected):
+                checked_photo(request.FILES["photo"])
+        # Django's French says "Ajout de article"; elided, as an editor would write it.
+        title = "Ajout d'un article" if object_id is None else "Modification de l'article"
+        return super().changeform_view(request, object_id, form_url, {"title": title, **(extra_context or {})})
+
+    @admin.display(description="Photo")
     def photo_preview(self, article):
         return format_html('<img src="{}" alt="" style="height:48px;width:auto;border-radius:3px">',
                            article.thumbnail_url)
 
-    @admin.display(description="état de la photo")
+    @admin.display(description="État de la photo")
     def photo_state(self, article):
         if getattr(article, "photo_pending", False):
             return format_html('<span class="photo-pending" title="{}">⏳ en attente d\'envoi</span>',
                                "HostGator ne répondait pas ; la photo sera envoyée automatiquement.")
         return "✓" if article.image else "image par défaut"
 
-    @admin.display(description="photo actuelle")
+    @admin.display(description="Photo actuelle")
     def current_photo(self, article):
         if not article.pk:
             return "—"
@@ -50,13 +84,27 @@ class ArticleAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        if form.cleaned_data.get("remove_photo") and obj.image:
-            obj.image = ""
-            obj.image_width = obj.image_height = None
-            obj.save(update_fields=["image", "image_width", "image_height", "updated_at"])
+        if form.cleaned_data.get("remove_photo"):
+            photos.cancel_waiting_photos(obj)  # a removed photo never comes back from the queue
+            if obj.image:
+                obj.image = ""
+                obj.image_width = obj.image_height = None
+                obj.save(update_fields=["image", "image_width", "image_height", "updated_at"])
         processed = form.cleaned_data.get("photo")
-        if processed and photos.attach_photo(obj, processed) == photos.PENDING:
-            messages.warning(request, PENDING_MESSAGE)
+        if processed:
+            # The photo travels once the article is committed, never inside the transaction: a
+            # rolled-back save sends nothing, and no row stays locked while bytes cross the network.
+            transaction.on_commit(partial(self.send_photo, request, obj, processed, had_photo=bool(obj.image)))
+
+    def send_photo(self, request, article, processed, had_photo):
+        outcome = photos.attach_photo(article, processed)
+        if outcome.state == photos.PENDING:
+            messages.warning(request, waiting_message(outcome, had_photo))
+
+
+@admin.action(permissions=["delete"], description="Supprimer les photos en attente sélectionnées")
+def delete_selected_photos(modeladmin, request, queryset):
+    return delete_selected(modeladmin, request, queryset)
 
 
 @admin.register(PendingUpload)
@@ -64,10 +112,19 @@ class PendingUploadAdmin(admin.ModelAdmin):
     list_display = ["name", "article", "created_at", "attempts", "last_error"]
     readonly_fields = ["article", "name", "width", "height", "created_at", "attempts", "last_error"]
     exclude = ["data"]
-    actions = ["retry_now"]
+    actions = ["retry_now", delete_selected_photos]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # "sélectionnés": replaced by the feminine above
+        return actions
 
     def has_add_permission(self, request):
         return False
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return super().changeform_view(request, object_id, form_url,
+                                       {"title": "Photo en attente d'envoi", **(extra_context or {})})
 
     @admin.action(description="Réessayer maintenant l'envoi de toutes les photos en attente")
     def retry_now(self, request, queryset):

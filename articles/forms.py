@@ -2,7 +2,34 @@ from django import forms
 from django.conf import settings
 
 from articles.models import Article
-from storage.images import ImageRejected, process_photo
+from storage.images import ImageRejected, process_photo, too_heavy
+
+
+def checked_photo(upload):
+    """The upload checked and normalised (a storage.images.ProcessedPhoto), or ImageRejected.
+
+    Computed once per upload and kept on it: the admin calls this before Django opens the view's
+    transaction (decoding takes seconds on Render's 0.1 CPU, and no transaction may wait on it),
+    then the form's clean reads the same result."""
+    result = getattr(upload, "checked_photo", None)
+    if result is None:
+        try:
+            if upload.size > settings.PHOTO_MAX_BYTES:  # before reading a file that large into memory
+                raise too_heavy(upload.size, settings.PHOTO_MAX_BYTES)
+            result = process_photo(
+                upload.read(),
+                filename=upload.name,
+                max_bytes=settings.PHOTO_MAX_BYTES,
+                max_pixels=settings.PHOTO_MAX_PIXELS,
+                max_side=settings.PHOTO_MAX_SIDE,
+                rendition_widths=settings.PHOTO_RENDITION_WIDTHS,
+            )
+        except ImageRejected as rejected:
+            result = rejected
+        upload.checked_photo = result
+    if isinstance(result, ImageRejected):
+        raise result
+    return result
 
 
 class ArticleAdminForm(forms.ModelForm):
@@ -10,12 +37,12 @@ class ArticleAdminForm(forms.ModelForm):
     sent: a refused file leaves no row and no byte anywhere, and the editor reads why in French."""
 
     photo = forms.FileField(
-        label="photo",
+        label="Photo",
         required=False,
         help_text="JPEG, PNG, WebP, GIF ou HEIC (iPhone), 15 Mo au plus. La photo est redressée, "
                   "allégée et débarrassée de ses données de localisation avant publication.",
     )
-    remove_photo = forms.BooleanField(label="retirer la photo (l'image par défaut s'affichera)", required=False)
+    remove_photo = forms.BooleanField(label="Retirer la photo (l'image par défaut s'affichera)", required=False)
 
     class Meta:
         model = Article
@@ -25,19 +52,8 @@ class ArticleAdminForm(forms.ModelForm):
         upload = self.cleaned_data.get("photo")
         if not upload:
             return None
-        if upload.size > settings.PHOTO_MAX_BYTES:
-            limit = settings.PHOTO_MAX_BYTES // (1024 * 1024)
-            raise forms.ValidationError(f"Cette photo est trop lourde ({upload.size / 1024 / 1024:.1f} Mo) : "
-                                        f"{limit} Mo au plus.", code="too_large")
         try:
-            return process_photo(
-                upload.read(),
-                filename=upload.name,
-                max_bytes=settings.PHOTO_MAX_BYTES,
-                max_pixels=settings.PHOTO_MAX_PIXELS,
-                max_side=settings.PHOTO_MAX_SIDE,
-                rendition_widths=settings.PHOTO_RENDITION_WIDTHS,
-            )
+            return checked_photo(upload)
         except ImageRejected as rejected:
             raise forms.ValidationError(rejected.message, code=rejected.code) from None
 

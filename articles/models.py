@@ -116,6 +116,9 @@ class PendingUpload(models.Model):
     attempts = models.PositiveIntegerField("tentatives", default=0)
     last_error = models.TextField("dernière erreur", blank=True)
     created_at = models.DateTimeField("en attente depuis", auto_now_add=True)
+    # Set while a retry run pushes this photo (no row lock is held during the upload); a run that
+    # died mid-push leaves it to the next run once this time has passed.
+    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -166,10 +166,27 @@ def test_check_deploy_is_clean_with_production_settings():
     assert "no issues" in result.stdout
 
 
+PRODUCTION_KEY = "x" * 20 + "-production-like-key-0123456789-abcdefghij"
+
+
+@pytest.mark.parametrize(("variables", "expected"), [
+    ({}, "cmtch.E001"),  # no HOSTGATOR_FTP_PASSWORD: photos would go to the embedded server
+    ({"HOSTGATOR_FTP_PASSWORD": "not-a-real-password", "HOSTGATOR_FTP_TLS": "off"}, "cmtch.W001"),
+    ({"HOSTGATOR_FTP_PASSWORD": "not-a-real-password", "HOSTGATOR_PUBLIC_URL": "http://www.cmtch.online/x/"},
+     "cmtch.W002"),
+])
+def test_check_deploy_refuses_an_unsafe_photo_configuration(variables, expected):
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", DJANGO_DEBUG="0",
+                        DJANGO_SECRET_KEY=PRODUCTION_KEY, **variables)
+    assert result.returncode != 0
+    assert expected in result.stderr + result.stdout
+
+
 def test_start_up_fails_clearly_without_a_secret_key():
     result = run_manage("check", DJANGO_DEBUG="0", HOSTGATOR_FTP_PASSWORD="not-a-real-password")
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY is not set" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1  # one clear line, no traceback
 
 
 def test_render_blueprint_matches_the_procfile_and_keeps_secrets_out():
