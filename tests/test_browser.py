@@ -6,6 +6,7 @@ import shutil
 from datetime import timedelta
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from tests.test_photos import jpeg_bytes
@@ -34,6 +35,9 @@ def browser_page(monkeypatch):
         page.set_default_timeout(20_000)
         yield page
         browser.close()
+        # ORM calls made while Playwright's loop runs get connections of their own (Django keys
+        # them by context); close them here, or PostgreSQL cannot drop the test database.
+        connections.close_all()
 
 
 def test_editor_adds_a_photo_and_readers_see_it(browser_page, live_server, hostgator, django_user_model, tmp_path):
