@@ -1,0 +1,58 @@
+"""What an editor reads in the admin (issue 8 §7): French that agrees in gender and elides, the
+decimal comma, labels capitalised like Django's own, one log line per failed save."""
+
+import html
+import logging
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from articles.models import Article, PendingUpload
+from tests.test_photos import article_form, editor_client, jpeg_bytes  # noqa: F401
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def page(response):
+    return html.unescape(response.content.decode())
+
+
+def test_the_add_form_is_titled_in_french_and_offers_no_photo_to_remove(editor_client, hostgator):  # noqa: F811
+    text = page(editor_client.get(reverse("admin:articles_article_add")))
+    assert "Ajout d'un article" in text and "Ajout de article" not in text
+    assert 'name="remove_photo"' not in text and "Photo actuelle" not in text
+    assert ">Photo" in text  # capitalised like the model's own labels
+
+
+def test_the_change_form_offers_removal_with_a_capitalised_label(editor_client, hostgator):  # noqa: F811
+    article = Article.objects.create(title="Match", image="2026/12/match-0123456789.jpg", image_width=800,
+                                     image_height=600)
+    text = page(editor_client.get(reverse("admin:articles_article_change", args=[article.pk])))
+    assert "Modification de l'article" in text
+    assert "Retirer la photo" in text and "Photo actuelle" in text
+
+
+def test_a_too_heavy_photo_is_said_with_a_decimal_comma(editor_client, hostgator, settings):  # noqa: F811
+    settings.PHOTO_MAX_BYTES = 1024 * 1024
+    heavy = SimpleUploadedFile("lourde.jpg", b"\xff\xd8" + b"0" * int(1.53 * 1024 * 1024), content_type="image/jpeg")
+    response = editor_client.post(reverse("admin:articles_article_add"), article_form(photo=heavy))
+    assert "trop lourde (1,6 Mo) : 1 Mo au plus" in page(response)
+
+
+def test_pending_photos_are_deleted_with_a_feminine_action(editor_client, hostgator):  # noqa: F811
+    article = Article.objects.create(title="Match")
+    PendingUpload.objects.create(article=article, name="2026/12/match-0123456789.jpg", data=b"x", width=1, height=1)
+    text = page(editor_client.get(reverse("admin:articles_pendingupload_changelist")))
+    assert "Supprimer les photos en attente sélectionnées" in text
+    assert "sélectionnés" not in text.replace("sélectionnées", "")
+
+
+def test_a_save_while_the_host_is_down_logs_one_line(editor_client, hostgator, caplog):  # noqa: F811
+    hostgator.stop()
+    caplog.set_level(logging.INFO)
+    editor_client.post(reverse("admin:articles_article_add"),
+                       article_form(photo=SimpleUploadedFile("a.jpg", jpeg_bytes(), content_type="image/jpeg")))
+    assert PendingUpload.objects.count() == 1
+    ours = [record for record in caplog.records if record.name.startswith(("storage", "articles"))]
+    assert len(ours) == 1 and ours[0].levelno == logging.WARNING, [record.getMessage() for record in ours]
