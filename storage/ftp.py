@@ -122,6 +122,7 @@ class ServerState:
     # Temporary files of uploads whose connection died: deleted through the next healthy one.
     orphans: set = field(default_factory=set)
     temp_prefix: str | None = None  # TEMP_PREFIX, or VISIBLE_TEMP_PREFIX where dot files are refused
+    login_reply: str = ""  # the last 230 reply, every line
     name_locks: tuple = field(default_factory=lambda: tuple(threading.Lock() for _ in range(64)))
 
     def lock_for(self, path):
@@ -299,7 +300,9 @@ class FTPConnection:
                 ftp.fingerprint = config.tls_fingerprint
                 ftp.auth()  # certificate checked here, before the password leaves
             stage = "login"
-            ftp.login(config.user, config.password)
+            # Pure-FTPd's welcome tells the account's quota use ("230 0 Kbytes used (97%)..."):
+            # check_hostgator reads it to warn before the host is full.
+            server.login_reply = ftp.login(config.user, config.password)
             if secure:
                 ftp.prot_p()
             ftp.set_pasv(config.passive)

@@ -28,6 +28,17 @@ FULL_CODES = {"452", "552"}
 FULL_WORDS = re.compile(r"write|space|quota|disk full|full", re.IGNORECASE)
 
 
+# Pure-FTPd's login reply with quotas: "230-12 files used (1%) - authorized: 1000 files" and
+# "230 97 Kbytes used (9%) - authorized: 1024 Kb".
+QUOTA_USE = re.compile(r"(\d+)\s*%\)?\s*-\s*authorized", re.IGNORECASE)
+
+
+def quota_use_percent(login_reply):
+    """The highest quota use (files or space) the server reported at login, or None."""
+    uses = [int(value) for value in QUOTA_USE.findall(login_reply or "")]
+    return max(uses) if uses else None
+
+
 @dataclass(frozen=True)
 class RemoteFile:
     size: int | None

@@ -11,6 +11,7 @@ from storage.backends import HostGatorStorage
 from storage.errors import HostGatorBusy, HostGatorFull, TransferDeadlineExceeded
 from storage.ftp import FTPConfig
 from storage.ftp_pool import FTPPool
+from storage.ftp_replies import quota_use_percent
 from tests.test_ftp_servers import ftps_login, wait_for
 from tests.test_storage_faults import files_on_disk, temporaries
 
@@ -65,6 +66,18 @@ def test_pure_ftpd_over_quota_says_quota_not_host_down(pure_ftpd, settings):
     with pytest.raises(HostGatorFull, match="Quota exceeded"):
         storage.save_many({"big-0123456789.jpg": noise(1_500_000)})
     assert not (server.folder / "big-0123456789.jpg").exists()
+    storage.disconnect()
+
+
+def test_pure_ftpds_login_reply_tells_how_full_the_quota_is(pure_ftpd, settings):
+    server = pure_ftpd(quota_mb=1)
+    settings.HOSTGATOR_FTP = server.settings
+    storage = HostGatorStorage()
+    storage.save_many({"first-0123456789.jpg": PHOTO})
+    assert quota_use_percent(storage.pool.server.login_reply) == 0  # read at login, before the upload
+    storage.save_many({"second-0123456789.jpg": noise(850_000)})
+    storage.disconnect()  # the next connection logs in again and reads the quota anew
+    assert quota_use_percent(storage.pool.run("NOOP", "", lambda connection: connection.server.login_reply)) >= 90
     storage.disconnect()
 
 
