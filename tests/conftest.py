@@ -11,12 +11,12 @@
 - ``pure_ftpd``: a factory starting Debian's Pure-FTPd as cPanel runs it (tests/pureftpd.py).
 """
 
-import os
 
 import pytest
 
 from storage.embedded import place_default_images
 from tests.ftp_servers import BlackHole, Vsftpd, start_hostgator, vsftpd_available, write_certificate
+from tests.processes import require
 from tests.pureftpd import PureFTPd, pure_ftpd_available
 
 
@@ -62,10 +62,7 @@ def black_hole_after_greeting():
 
 @pytest.fixture
 def vsftpd(tmp_path_factory, tls_certificate):
-    if not vsftpd_available():
-        if os.environ.get("CMTCH_REQUIRE_VSFTPD"):
-            pytest.fail("vsftpd is required here (CMTCH_REQUIRE_VSFTPD) but /usr/sbin/vsftpd is missing")
-        pytest.skip("Debian's vsftpd is not installed (apt-get install vsftpd)")
+    require(vsftpd_available(), "CMTCH_REQUIRE_VSFTPD", "Debian's vsftpd is not installed (apt-get install vsftpd)")
     server = Vsftpd(tmp_path_factory.mktemp("vsftpd"), tls_certificate).start()
     yield server
     server.stop()
@@ -74,10 +71,8 @@ def vsftpd(tmp_path_factory, tls_certificate):
 @pytest.fixture
 def pure_ftpd(tmp_path_factory, tls_certificate):
     """Start Debian's Pure-FTPd as cPanel runs it: ``pure_ftpd(max_per_ip=8, quota_mb=None)``."""
-    if not pure_ftpd_available():
-        if os.environ.get("CMTCH_REQUIRE_PUREFTPD"):
-            pytest.fail("Pure-FTPd is required here (CMTCH_REQUIRE_PUREFTPD) but is missing (see .ci/run)")
-        pytest.skip("Debian's Pure-FTPd is not unpacked in /opt/pure-ftpd (see .ci/run), or not root")
+    require(pure_ftpd_available(), "CMTCH_REQUIRE_PUREFTPD",
+            "Debian's Pure-FTPd is not unpacked in /opt/pure-ftpd (see .ci/run), or this is not root")
     servers = []
 
     def start(**options):

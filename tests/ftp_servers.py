@@ -294,16 +294,62 @@ class BlackHole:
             connection.close()
 
 
-# --- Debian's vsftpd --------------------------------------------------------------------------------------
+# --- FTP daemons from Debian's packages -------------------------------------------------------------------
 
-class Vsftpd:
-    """Debian's vsftpd in the foreground on loopback: explicit FTPS required for login and data,
-    ``require_ssl_reuse=YES``, anonymous account with write rights on ``folder``
-    (FTP ``/public_html/static/article_images/``, served over HTTP at ``public_url``).
+class FTPDaemon:
+    """A real FTP server binary in the foreground on loopback, in a process group of its own (stop()
+    ends the listener and its per-session children together), its ``public_html`` served over HTTP.
+    Subclasses set ``name``, ``self.base_dir``, ``self._http``, and give ``_prepare()`` and ``_command()``."""
+
+    name = "ftpd"
+    port = None
+    _process = None
+
+    def start(self, attempts=3):
+        self._prepare()
+        output_path = self.base_dir / f"{self.name}.out"
+        for _attempt in range(attempts):  # the free port may be taken between probing and the server's bind
+            self.port = free_port()
+            command = self._command()
+            with open(output_path, "wb") as output:
+                # stdin too: vsftpd writes its start-up errors ("500 OOPS: ...") to fd 0.
+                self._process = subprocess.Popen(command, stdin=output, stdout=output, stderr=output,
+                                                 start_new_session=True)
+            if self._wait_until_listening(deadline=time.monotonic() + 10):
+                self._http.start()
+                return self
+            self.stop()
+        errors = output_path.read_text(errors="replace").strip() if output_path.exists() else ""
+        raise RuntimeError(f"{self.name} did not start: {errors or 'no output'}")
+
+    def stop(self):
+        self._http.stop()
+        if self._process is not None:
+            end_process_group(self._process)
+            self._process = None
+
+    def _wait_until_listening(self, deadline):
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                return False
+            try:
+                with socket.create_connection((LOOPBACK, self.port), timeout=1) as probe:
+                    return probe.recv(100).startswith(b"220")
+            except OSError:
+                time.sleep(0.02)
+        return False
+
+
+class Vsftpd(FTPDaemon):
+    """Debian's vsftpd: explicit FTPS required for login and data, ``require_ssl_reuse=YES``,
+    anonymous account with write rights on ``folder`` (FTP ``/public_html/static/article_images/``,
+    served over HTTP at ``public_url``).
 
     Anonymous because it needs no system account; the anonymous root itself must not be writable
     (vsftpd refuses that), so only the photo folder belongs to the ``ftp`` user.
     """
+
+    name = "vsftpd"
 
     def __init__(self, base_dir: Path, certificate):
         self.base_dir = base_dir
@@ -311,8 +357,6 @@ class Vsftpd:
         self.anon_root = base_dir / "anon-root"
         self.folder = self.anon_root / REMOTE_PHOTO_DIR.strip("/")
         self.log_file = base_dir / "vsftpd.log"
-        self.port = None
-        self._process = None
         self._http = PublicFolderServer(self.anon_root / "public_html")
 
     @property
@@ -326,31 +370,13 @@ class Vsftpd:
         return hostgator_settings(ftp_port=self.port, http_port=self._http.port, password="cmtch@example.org",
                                   ca_file=self.certfile, user="anonymous", timeout=TEST_TIMEOUT, file_mode=None)
 
-    def start(self, attempts=3):
-        self._make_folders()
-        for _attempt in range(attempts):  # the free port may be taken between probing and vsftpd's bind
-            self.port = free_port()
-            config = self.base_dir / "vsftpd.conf"
-            config.write_text(self._config())
-            config.chmod(0o600)
-            with open(self.base_dir / "vsftpd.out", "wb") as output:
-                # vsftpd writes its start-up errors ("500 OOPS: ...") to fd 0, hence stdin too. Its own
-                # session: stop() ends the listener and the per-connection children together.
-                self._process = subprocess.Popen([VSFTPD, str(config)], stdin=output, stdout=output,
-                                                 stderr=output, start_new_session=True)
-            if self._wait_until_listening(deadline=time.monotonic() + 10):
-                self._http.start()
-                return self
-            self.stop()
-        raise RuntimeError(f"vsftpd did not start: {self._startup_errors()}")
+    def _command(self):
+        config = self.base_dir / "vsftpd.conf"
+        config.write_text(self._config())
+        config.chmod(0o600)
+        return [VSFTPD, str(config)]
 
-    def stop(self):
-        self._http.stop()
-        if self._process is not None:
-            end_process_group(self._process)
-            self._process = None
-
-    def _make_folders(self):
+    def _prepare(self):
         ftp_user = pwd.getpwnam("ftp")
         (self.base_dir / "empty").mkdir(mode=0o755, exist_ok=True)  # secure_chroot_dir: empty, not writable
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -359,21 +385,6 @@ class Vsftpd:
             if folder == self.anon_root:
                 break
         os.chown(self.folder, ftp_user.pw_uid, ftp_user.pw_gid)
-
-    def _wait_until_listening(self, deadline):
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                return False
-            try:
-                with socket.create_connection((LOOPBACK, self.port), timeout=1) as probe:
-                    return probe.recv(100).startswith(b"220")
-            except OSError:
-                time.sleep(0.02)
-        return False
-
-    def _startup_errors(self):
-        path = self.base_dir / "vsftpd.out"
-        return path.read_text(errors="replace").strip() if path.exists() else "no output"
 
     def _config(self):
         options = {

@@ -30,3 +30,15 @@ def group_is_gone(group, deadline):
             return True
         time.sleep(0.02)
     return False
+
+
+def require(available, variable, missing):
+    """Skip the test when a server it needs is not installed here, but fail it where ``variable``
+    is set (CI sets CMTCH_REQUIRE_*: there a missing server is a broken install, not a skip)."""
+    import pytest
+
+    if available:
+        return
+    if os.environ.get(variable):
+        pytest.fail(f"{missing}, and {variable} says it is required here")
+    pytest.skip(missing)

@@ -12,14 +12,11 @@ import os
 import pwd
 import random
 import secrets
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 from storage.embedded import LOOPBACK, REMOTE_PHOTO_DIR, PublicFolderServer, hostgator_settings
-from tests.ftp_servers import free_port
-from tests.processes import end_process_group
+from tests.ftp_servers import FTPDaemon
 
 PURE_FTPD_DIR = Path(os.environ.get("PURE_FTPD_DIR", "/opt/pure-ftpd"))
 CANDIDATES = (PURE_FTPD_DIR / "usr/sbin/pure-ftpd", Path("/usr/sbin/pure-ftpd"))
@@ -35,10 +32,11 @@ def pure_ftpd_available():
     return pure_ftpd_binary() is not None and os.geteuid() == 0  # it drops privileges itself
 
 
-class PureFTPd:
+class PureFTPd(FTPDaemon):
     """``PureFTPd(base_dir, certificate, max_per_ip=8, quota_mb=None).start()``; ``.settings``
     (HOSTGATOR_FTP for it), ``.folder`` (the photo folder on disk), ``.stop()``."""
 
+    name = "pure-ftpd"
     user = "cmtch@cmtch.online"
 
     def __init__(self, base_dir: Path, certificate, max_per_ip=8, quota_mb=None):
@@ -49,8 +47,6 @@ class PureFTPd:
         self.password = secrets.token_urlsafe(12)
         self.home = self.base_dir / "home"
         self.folder = self.home / REMOTE_PHOTO_DIR.strip("/")
-        self.port = None
-        self._process = None
         self._http = PublicFolderServer(self.home / "public_html")
 
     @property
@@ -58,37 +54,24 @@ class PureFTPd:
         return hostgator_settings(ftp_port=self.port, http_port=self._http.port, password=self.password,
                                   ca_file=self.certfile, user=self.user, timeout=TEST_TIMEOUT)
 
-    def start(self, attempts=3):
+    def _prepare(self):
         ftp_account = pwd.getpwnam("ftp")
         self.folder.mkdir(parents=True, exist_ok=True)
         for path in (self.home, *self.folder.relative_to(self.home).parents, self.folder.relative_to(self.home)):
             os.chown(self.home / path, ftp_account.pw_uid, ftp_account.pw_gid)
-        pem = self.base_dir / "pure-ftpd.pem"  # Pure-FTPd wants the key and the certificate in one file
-        pem.write_bytes(Path(self.keyfile).read_bytes() + Path(self.certfile).read_bytes())
-        pem.chmod(0o600)
-        database = self._user_database(ftp_account)
-        for _attempt in range(attempts):
-            self.port = free_port()
-            passive_low = random.randrange(30000, 60000, 100)
-            command = [str(pure_ftpd_binary()), "-S", f"{LOOPBACK},{self.port}", "-l", f"puredb:{database}",
-                       "-C", str(self.max_per_ip), "-c", "50", "-Y", "1", "-2", str(pem), "-E", "-A", "-H",
-                       "-p", f"{passive_low}:{passive_low + 99}", "-P", LOOPBACK, "-U", "133:022"]
-            if self.quota_mb:
-                command += ["-n", f"10000:{self.quota_mb}"]
-            with open(self.base_dir / "pure-ftpd.out", "wb") as output:
-                self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output,
-                                                 stderr=output, start_new_session=True)
-            if self._wait_until_listening(deadline=time.monotonic() + 10):
-                self._http.start()
-                return self
-            self.stop()
-        raise RuntimeError(f"Pure-FTPd did not start: {(self.base_dir / 'pure-ftpd.out').read_text()}")
+        self.pem = self.base_dir / "pure-ftpd.pem"  # Pure-FTPd wants the key and the certificate in one file
+        self.pem.write_bytes(Path(self.keyfile).read_bytes() + Path(self.certfile).read_bytes())
+        self.pem.chmod(0o600)
+        self.database = self._user_database(ftp_account)
 
-    def stop(self):
-        self._http.stop()
-        if self._process is not None:
-            end_process_group(self._process)
-            self._process = None
+    def _command(self):
+        passive_low = random.randrange(30000, 60000, 100)
+        command = [str(pure_ftpd_binary()), "-S", f"{LOOPBACK},{self.port}", "-l", f"puredb:{self.database}",
+                   "-C", str(self.max_per_ip), "-c", "50", "-Y", "1", "-2", str(self.pem), "-E", "-A", "-H",
+                   "-p", f"{passive_low}:{passive_low + 99}", "-P", LOOPBACK, "-U", "133:022"]
+        if self.quota_mb:
+            command += ["-n", f"10000:{self.quota_mb}"]
+        return command
 
     def _user_database(self, account):
         """A PureDB with one virtual user. The hash is SHA-512 crypt made by openssl: pure-pw's own
@@ -102,14 +85,3 @@ class PureFTPd:
         pure_pw = next(path for path in PURE_PW_CANDIDATES if path.exists())
         subprocess.run([str(pure_pw), "mkdb", str(database), "-f", str(passwd)], check=True, capture_output=True)
         return database
-
-    def _wait_until_listening(self, deadline):
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                return False
-            try:
-                with socket.create_connection((LOOPBACK, self.port), timeout=1) as probe:
-                    return probe.recv(100).startswith(b"220")
-            except OSError:
-                time.sleep(0.02)
-        return False
