@@ -84,8 +84,11 @@ def attach_photo(article, processed):
         return Outcome(PENDING, error)
     if record_uploaded_photo(article.pk, name, original.width, original.height):
         # The host answers again: a good moment to push the oldest photo that waited (one only,
-        # so that this editor's save stays short).
-        retry_pending_uploads(limit=1)
+        # so that this editor's save stays short). Whatever happens there is not this save's failure.
+        try:
+            retry_pending_uploads(limit=1)
+        except Exception:
+            logger.exception("Pushing a waiting photo after article %s's upload failed", article.pk)
     else:
         delete_photo_files(name)  # the article went away during the upload: nobody will show it
     return Outcome(UPLOADED)
