@@ -14,34 +14,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from articles.models import Article, PendingUpload
-from storage.health import DEFAULT_IMAGES_DIR, GUARD_FILE, check_hostgator
-from tests.ftp_servers import InstrumentedHostGator, free_port
+from storage.backends import HostGatorStorage
+from storage.embedded import EmbeddedHostGator, EmbeddedState, prepare_photo_folder
+from storage.health import check_hostgator
+from storage.health_http import fetch
+from storage.shipped import DEFAULT_IMAGES_DIR, GUARD_FILE
+from tests.ftp_servers import ConfinedHostGator, InstrumentedHostGator, free_port
+from tests.health_lines import LINKS, NOT_CONFINED, Result
 
 pytestmark = pytest.mark.django_db
-
-LINKS = ["connect", "TLS certificate", "login", "folder", "folder writable", "probe upload", "mode 644", "public URL",
-         "probe deleted", "default image", "default image", "pending uploads", "temporary files", ".htaccess guard"]
-
-
-class Result:
-    def __init__(self, code, output):
-        self.code, self.output = code, output
-        self.lines = [line for line in output.splitlines() if line[:2] in {"✓ ", "✗ ", "⚠ ", "· "}]
-
-    def labels(self):
-        return [line[2:18].rstrip() for line in self.lines]
-
-    def status(self, label):
-        """The marks of the lines with this label ('✓✓' for the two default images)."""
-        return "".join(line[0] for line in self.lines if line[2:18].rstrip() == label)
-
-    def line(self, label):
-        return next(line for line in self.lines if line[2:18].rstrip() == label)
-
 
 @pytest.fixture
 def run(settings, caplog):
@@ -88,7 +74,9 @@ def test_green_after_fix_and_nothing_left_behind(hostgator, run):
 
     fixed = run("--fix")
     assert fixed.code == 0, fixed.output
-    assert fixed.labels() == LINKS and set(fixed.status(label) for label in LINKS) == {"✓", "✓✓"}
+    assert fixed.labels() == LINKS
+    assert {fixed.status(label) for label in LINKS if label != NOT_CONFINED} == {"✓", "✓✓"}
+    assert fixed.status(NOT_CONFINED) == "⚠" and "/public_html/static" in fixed.line(NOT_CONFINED)
     assert "uploaded by --fix" in fixed.line("default image") and "installed" in fixed.line(".htaccess guard")
     assert (hostgator.root / ".htaccess").read_bytes() == GUARD_FILE.read_bytes()
     for name in ("default_article.jpg", "default_article.svg"):
@@ -122,6 +110,11 @@ def test_host_unreachable(healthy, settings, run, where):
     assert result.status("connect") == "✗"
     assert ("unknown host" if where == "unknown host" else "refused") in result.line("connect")
     assert result.status("login") == "·" and result.status("folder") == "·"
+    # Only the broken link counts as a failure; the links after it were not checked.
+    not_checked = sum(line.startswith("·") for line in result.lines)
+    assert not_checked >= 10 and not_checked == result.output.count("not checked (")
+    assert [line[0] for line in result.lines].count("✗") == 1
+    assert f"CommandError: 1 check failed (connect); {not_checked} not checked;" in result.output
 
 
 def test_stalled_host_fails_within_the_timeout(black_hole, settings, run):
@@ -336,3 +329,115 @@ def test_functions_report_without_the_command(healthy):
     report = check_hostgator(on_check=seen.append)
     assert report.ok and report.checks == seen
     assert [check.label for check in report.checks] == [label for label in LINKS if label != "pending uploads"]
+
+
+def test_an_account_that_can_write_outside_the_folder_is_warned_and_the_probe_is_gone(healthy, run):
+    result = run()
+    assert result.code == 0
+    line = result.line("FTP confinement")
+    assert line.startswith("⚠") and "can write outside the photo folder" in line and "/public_html/static" in line
+    assert "confined" in line and "README" in line
+    # The probe above the folder was deleted at once: only the photo folder is there.
+    assert sorted(path.name for path in healthy.root.parent.iterdir()) == ["article_images"]
+
+
+@pytest.fixture
+def confined(tmp_path, settings, tls_certificate):
+    """``start(how)``: a started ConfinedHostGator confined ``how``, the settings pointed at it."""
+    def start(how):
+        certfile, keyfile = tls_certificate
+        server = ConfinedHostGator(tmp_path / "ftp-root", secrets.token_urlsafe(16), certfile=certfile, keyfile=keyfile,
+                                   confined=how).start()
+        servers.append(server)
+        settings.HOSTGATOR_FTP = server.settings
+        return server
+
+    servers = []
+    yield start
+    for server in servers:
+        server.close()
+
+
+def test_an_account_confined_to_the_folder_with_dir_slash_is_green(confined, run):
+    """The README's recommended set-up: a cPanel FTP account whose home is the photo folder,
+    HOSTGATOR_FTP_DIR=/ and the same public URL."""
+    server = confined("home")
+    assert server.settings["DIR"] == "/" and server.settings["PUBLIC_URL"].endswith("/static/article_images/")
+    result = run("--fix")
+    assert result.code == 0, result.output
+    assert result.labels() == LINKS and {result.status(label) for label in LINKS} == {"✓", "✓✓"}, result.output
+    assert "HOSTGATOR_FTP_DIR=/" in result.line("FTP confinement")
+    assert result.line("folder") == "✓ folder           /"
+    assert photo_files(server.root) == [".htaccess", "default_article.jpg", "default_article.svg"]
+
+    # The storage writes, names and serves photos there as under /public_html/static/article_images/.
+    storage = HostGatorStorage()
+    try:
+        name = storage.save("2026/11/finale-0a1b2c3d4e.jpg", ContentFile(b"\xff\xd8 photo"))
+        assert name == "2026/11/finale-0a1b2c3d4e.jpg" and storage.listdir("2026") == (["11"], [])
+        assert (server.root / name).read_bytes() == b"\xff\xd8 photo"
+        assert storage.url(name) == server.settings["PUBLIC_URL"] + name
+        assert fetch(storage.url(name), 5) == b"\xff\xd8 photo"
+    finally:
+        storage.disconnect()
+
+
+def test_an_account_that_may_write_only_in_the_folder_is_confined(confined, run):
+    confined("read-only-above")
+    result = run("--fix")
+    assert result.code == 0, result.output
+    line = result.line("FTP confinement")
+    assert line.startswith("✓ FTP confinement  the account cannot write in /public_html/static") and "550" in line
+
+
+def test_guard_probes_that_cannot_be_deleted_are_named(healthy, run):
+    healthy.faults.reply("DELE", "550 Permission denied", times=None, argument_contains="cmtch-probe-guard-")
+    result = run()
+    healthy.faults.clear()
+    assert result.code == 1
+    line = result.line("guard effect")
+    left = [name for name in photo_files(healthy.root) if name.startswith("cmtch-probe-guard-")]
+    assert len(left) == 5 and line.startswith("✗") and "could not delete" in line and "File Manager" in line
+    assert all(name in line for name in left)
+
+
+def test_stray_configuration_files_in_subfolders(healthy, run):
+    month = healthy.root / "2026" / "11"
+    month.mkdir(parents=True)
+    (month / ".htaccess").write_text('<FilesMatch "\\.jpg$">\n    SetHandler application/x-httpd-php\n</FilesMatch>\n')
+    (healthy.root / "2026" / ".user.ini").write_text("auto_prepend_file=photo.jpg\n")
+    (month / "photo.jpg").write_bytes(b"\xff\xd8 photo")
+    result = run()
+    assert result.code == 1
+    line = result.line("stray .htaccess")
+    assert line.startswith("✗") and "2026/11/.htaccess" in line and "2026/.user.ini" in line and "--fix" in line
+
+    fixed = run("--fix")
+    assert fixed.code == 0 and "deleted (--fix)" in fixed.line("stray .htaccess")
+    assert photo_files(healthy.root) == [".htaccess", "2026/11/photo.jpg", "default_article.jpg",
+                                         "default_article.svg"]
+
+
+def test_folders_too_deep_to_scan_are_named(healthy, run):
+    (healthy.root / "a" / "b" / "c" / "d" / "e").mkdir(parents=True)
+    result = run()
+    assert result.code == 0
+    assert result.line("stray .htaccess").startswith("⚠") and "a/b/c/d/e" in result.line("stray .htaccess")
+
+
+def test_a_fresh_embedded_default_passes(tmp_path, settings, run):
+    """What bin/dev starts (python -m storage.embedded): its photo folder prepared as --fix leaves the
+    host, so check_hostgator passes at once; only the account's reach is a warning."""
+    state = EmbeddedState(tmp_path / "embedded").prepare()
+    prepare_photo_folder(state.photo_folder)
+    server = EmbeddedHostGator(state.ftp_root, state.password(), certfile=state.cert_file,
+                               keyfile=state.key_file).start()
+    try:
+        settings.HOSTGATOR_FTP = server.settings
+        result = run()
+    finally:
+        server.close()
+    assert result.code == 0, result.output
+    assert {line[0] for line in result.lines if not line[2:].startswith(NOT_CONFINED)} == {"✓"}, result.output
+    assert "served as plain files, not run" in result.line("guard effect")
+    assert result.status("nosniff") == "✓"
