@@ -441,3 +441,23 @@ def test_a_fresh_embedded_default_passes(tmp_path, settings, run):
     assert {line[0] for line in result.lines if not line[2:].startswith(NOT_CONFINED)} == {"✓"}, result.output
     assert "served as plain files, not run" in result.line("guard effect")
     assert result.status("nosniff") == "✓"
+
+
+def test_a_host_that_refuses_script_names_over_ftp_leaves_the_guard_unproven(healthy, run):
+    for refused in (".php", ".phtml"):  # .php also catches .php.jpg and .php7
+        healthy.faults.reply("STOR", "553 Prohibited file name", times=None, argument_contains=refused)
+    result = run()
+    assert result.code == 0  # a warning: nothing ran, nothing could be proven either
+    line = result.line("guard effect")
+    assert line.startswith("⚠ guard effect     not proven: the FTP server refused every probe script") and "553" in line
+    assert result.status("nosniff") == "✓"
+    assert photo_files(healthy.root) == [".htaccess", "default_article.jpg", "default_article.svg"]
+
+
+def test_a_tree_that_cannot_be_listed_fails_both_of_its_lines(healthy, run):
+    healthy.faults.reply("MLSD", "425 Can't open data connection", times=None)
+    result = run()
+    assert result.code == 1
+    for label in ("temporary files", "stray .htaccess"):
+        assert result.status(label) == "✗" and "425" in result.line(label)
+    assert result.status("guard effect") == "✓" and result.status("FTP confinement") == "⚠"
