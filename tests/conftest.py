@@ -17,6 +17,9 @@ import pytest
 from storage.embedded import place_default_images
 from tests.ftp_servers import BlackHole, Vsftpd, start_hostgator, vsftpd_available, write_certificate
 
+# check_hostgator's ``run`` and ``healthy`` fixtures, for its test modules.
+pytest_plugins = ["tests.hostgator_check_runs"]
+
 
 @pytest.fixture(scope="session")
 def tls_certificate(tmp_path_factory):

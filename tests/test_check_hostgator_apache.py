@@ -19,7 +19,7 @@ from storage.health import check_hostgator
 from storage.shipped import GUARD_FILE
 from tests.apache import OLD_GUARD_OPTIONS, PHP_SETUPS, RESTRICTED_OVERRIDES, Apache, apache_available
 from tests.ftp_servers import InstrumentedHostGator
-from tests.health_lines import LINKS, NOT_CONFINED, Result
+from tests.hostgator_check_runs import LINKS, NOT_CONFINED, Result
 
 pytestmark = pytest.mark.django_db
 
