@@ -126,19 +126,28 @@ def is_stray_config(file):
 
 
 def check_stray_configs(tree, connection, out, fix):
+    """--fix deletes what it finds in subfolders only: a .user.ini in the photo folder itself sits beside
+    the guard, where someone may have put it on purpose, so it is only reported."""
     label = "stray .htaccess"
-    strays = sorted(file.path for file in tree.files if is_stray_config(file))
+    strays = sorted((file.path, file.depth) for file in tree.files if is_stray_config(file))
     deeper = (f"; {len(tree.unscanned)} folder(s) deeper than {MAX_DEPTH} levels not scanned: "
               f"{shown(tree, tree.unscanned)}") if tree.unscanned else ""
-    if strays and fix:
-        try:
-            delete_all(connection, strays)
-        except Exception as error:  # noqa: BLE001
-            out.add(label, FAILED, f"could not delete {shown(tree, strays)}: {reason(translate(error, 'DELE'))}")
-            return
-        out.add(label, WARNING if deeper else OK, f"deleted (--fix): {shown(tree, strays, limit=10)}{deeper}")
-    elif strays:
-        out.add(label, FAILED, f"{shown(tree, strays, limit=10)}: Apache (or PHP) applies it to its folder after the "
-                               f"guard, e.g. to run photos as PHP (--fix deletes it)")
+    deletable = [path for path, depth in strays if depth > 0] if fix else []
+    try:
+        delete_all(connection, deletable)
+    except Exception as error:  # noqa: BLE001 -- a ✗ line, not a traceback
+        out.add(label, FAILED, f"could not delete {shown(tree, deletable)}: {reason(translate(error, 'DELE'))}")
+        return
+    left = [path for path, _depth in strays if path not in deletable]
+    at_top = any(depth == 0 for _path, depth in strays)
+    deleted = f"deleted (--fix): {shown(tree, deletable, limit=10)}" if deletable else ""
+    if left:
+        how = ("delete it in cPanel's File Manager" if fix else
+               "--fix deletes those in subfolders, not one in the folder itself" if at_top else "--fix deletes it")
+        found = (f"{shown(tree, left, limit=10)}: Apache (or PHP) applies it to its folder after the guard, "
+                 f"e.g. to run photos as PHP ({how})")
+        out.add(label, FAILED, "; ".join(part for part in (deleted, found) if part) + deeper)
+    elif deleted:
+        out.add(label, WARNING if deeper else OK, deleted + deeper)
     else:
         out.add(label, WARNING if deeper else OK, f"none in the photo folder's subfolders{deeper}")

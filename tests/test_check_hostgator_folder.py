@@ -98,10 +98,15 @@ def test_stray_configuration_files_in_subfolders(healthy, run):
     line = result.line("stray .htaccess")
     assert line.startswith("✗") and "2026/11/.htaccess" in line and "2026/.user.ini" in line and "--fix" in line
 
+    (healthy.root / ".user.ini").write_text("auto_prepend_file=default_article.jpg\n")
     fixed = run("--fix")
-    assert fixed.code == 0 and "deleted (--fix)" in fixed.line("stray .htaccess")
-    assert photo_files(healthy.root) == [".htaccess", "2026/11/photo.jpg", "default_article.jpg",
+    line = fixed.line("stray .htaccess")
+    assert fixed.code == 1 and line.startswith("✗") and "deleted (--fix): 2026/.user.ini, 2026/11/.htaccess" in line
+    assert ".user.ini: " in line and "File Manager" in line  # in the folder itself: reported, never deleted
+    assert photo_files(healthy.root) == [".htaccess", ".user.ini", "2026/11/photo.jpg", "default_article.jpg",
                                          "default_article.svg"]
+    (healthy.root / ".user.ini").unlink()
+    assert run().line("stray .htaccess") == "✓ stray .htaccess  none in the photo folder's subfolders"
 
 
 def test_folders_too_deep_to_scan_are_named(healthy, run):
