@@ -128,7 +128,8 @@ def judge_guard(storage, connection, probes, guard_state):
     if answer.status != 200 or answer.body != photo:
         return (NOT_CHECKED, f"not checked ({photo_url} answered HTTP {answer.status}, not the probe photo)"), \
             (NOT_CHECKED, "not checked (the public URL does not serve the folder)")
-    return judge_scripts(storage, probes, timeout, guard_state), nosniff(answer, guard_state)
+    verdict, guard_applied = judge_scripts(storage, probes, timeout, guard_state)
+    return verdict, nosniff(answer, guard_state, guard_applied)
 
 
 def every_photo_fails(status, guard_state):
@@ -142,15 +143,21 @@ def every_photo_fails(status, guard_state):
     return f"every photo answers HTTP {status} (see Apache's error log, cPanel → Errors)"
 
 
-def nosniff(answer, guard_state):
+def nosniff(answer, guard_state, guard_applied):
+    """``guard_applied``: the probe scripts were refused, so Apache reads the guard."""
     if "nosniff" in (answer.headers.get("X-Content-Type-Options") or "").lower():
         return OK, "photos are served with X-Content-Type-Options: nosniff"
-    why = ("the guard is not installed (--fix installs it)" if guard_state in {MISSING, DIFFERS}
-           else f"Apache ignores the guard's Header lines (AllowOverride None, or no mod_headers): {ASK_FOR_OVERRIDES}")
+    if guard_state in {MISSING, DIFFERS}:
+        why = "the guard is not installed (--fix installs it)"
+    elif guard_applied:  # its Header lines sit in <IfModule mod_headers.c>
+        why = "Apache applies the guard but has no mod_headers: ask HostGator support to enable it"
+    else:
+        why = f"Apache ignores the guard (AllowOverride None): {ASK_FOR_OVERRIDES}"
     return WARNING, f"photos are served without X-Content-Type-Options: nosniff: {why}"
 
 
 def judge_scripts(storage, probes, timeout, guard_state):
+    """((status, detail) of « guard effect », whether any probe script was refused)."""
     ran, refused, inert, unproven, not_stored = [], [], [], [], []
     for suffix in SCRIPT_SUFFIXES:
         source, marker = probe_script(probes.token)
@@ -172,6 +179,10 @@ def judge_scripts(storage, probes, timeout, guard_state):
             refused.append(suffix)
         else:  # a 500 from the script itself: PHP may have run and failed
             unproven.append(f"{suffix} (HTTP {answer.status})")
+    return scripts_verdict(ran, refused, inert, unproven, not_stored, guard_state), bool(refused)
+
+
+def scripts_verdict(ran, refused, inert, unproven, not_stored, guard_state):
     if ran:
         fix = (f"Apache ignores the guard (AllowOverride None): {ASK_FOR_OVERRIDES}" if guard_state == IN_PLACE
                else "the guard is not in place: --fix installs it")
