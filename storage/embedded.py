@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from storage.shipped import DEFAULT_IMAGES_DIR, GUARD_FILE, GUARD_NAME
+
 logger = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
@@ -37,7 +39,6 @@ FILE_MODE = 0o644  # Pure-FTPd on cPanel runs with umask 022
 FOLDER_MODE = 0o755
 PURE_FTPD_MAX_SESSIONS_PER_IP = 8
 PURE_FTPD_IDLE_TIMEOUT = 15 * 60
-DEFAULT_IMAGES_DIR = Path(__file__).resolve().parent / "default_images"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -181,10 +182,20 @@ def place_default_images(photo_folder: Path):
     """Copy the shipped default images into the photo folder if they are missing there (as
     ``check_hostgator --fix`` does on the real host)."""
     for source in sorted(DEFAULT_IMAGES_DIR.glob("default_article.*")):
-        target = photo_folder / source.name
-        if not target.exists():
-            shutil.copyfile(source, target)
-            target.chmod(FILE_MODE)
+        place_file(source, photo_folder / source.name)
+
+
+def prepare_photo_folder(photo_folder: Path):
+    """The default images and the .htaccess guard, as ``check_hostgator --fix`` leaves the real host:
+    a fresh embedded default passes check_hostgator."""
+    place_default_images(photo_folder)
+    place_file(GUARD_FILE, photo_folder / GUARD_NAME)
+
+
+def place_file(source: Path, target: Path):
+    if not target.exists():
+        shutil.copyfile(source, target)
+        target.chmod(FILE_MODE)
 
 
 # --- Apache's half ---------------------------------------------------------------------------------------
@@ -193,6 +204,11 @@ class _QuietFileHandler(SimpleHTTPRequestHandler):
     extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".webp": "image/webp", ".avif": "image/avif",
                       ".svg": "image/svg+xml"}
     timeout = 10  # a client that stalls mid-request cannot hold the server's shutdown forever
+
+    def end_headers(self):
+        # What the guard's `Header set` makes Apache send for the photo folder (check_hostgator checks it).
+        self.send_header("X-Content-Type-Options", "nosniff")
+        super().end_headers()
 
     def log_message(self, format, *args):
         pass
@@ -464,7 +480,7 @@ def main(argv=None):
 
     config = embedded_hostgator_settings(args.state_dir)
     state = EmbeddedState(args.state_dir)
-    place_default_images(state.photo_folder)
+    prepare_photo_folder(state.photo_folder)
     ftp_port, http_port = embedded_ports()
     server = EmbeddedHostGator(state.ftp_root, config["PASSWORD"], certfile=state.cert_file,
                                keyfile=state.key_file, ftp_port=ftp_port, http_port=http_port)

@@ -13,6 +13,9 @@
   ``"multiphp"``: cPanel's MultiPHP lines, ``AddHandler ... .php .php7 .php8 .phtml`` in
   ``public_html/.htaccess`` (``x.php.jpg`` runs too);
   ``"addtype"``: ``AddType application/x-httpd-php .php`` (the type doubles as the handler).
+- ``allow_override`` (default ``"All"``, cPanel's): what ``public_html`` lets an .htaccess do, e.g. ``"None"``
+  (the guard is ignored) or ``"FileInfo"`` (a guard line of another override answers 500);
+  ``without_modules``: names from ``MODULES`` not loaded (e.g. ``"headers_module"``: no ``Header`` lines).
 - ``put(path, content)`` writes a file under ``public_html`` readable by Apache's user;
   ``get(path)`` fetches it (no proxy, no redirects followed) as ``Response(status, headers, body)``;
   ``error_log()``; ``stop()`` ends the whole process group and removes the folder.
@@ -66,6 +69,12 @@ PHP_SETUPS = {
     # Older set-ups and many tutorials: the type doubles as the handler name (mod_php takes both).
     "addtype": "AddType application/x-httpd-php .php\n",
 }
+# What cPanel hosts that restrict .htaccess commonly allow (``allow_override``): no Options override, or only
+# some options. The guard's first versions began with OLD_GUARD_OPTIONS, which both refuse with a 500.
+RESTRICTED_OVERRIDES = ["AuthConfig FileInfo Indexes Limit",
+                        "AuthConfig FileInfo Indexes Limit Options=Indexes,Includes,IncludesNOEXEC,MultiViews,"
+                        "SymLinksIfOwnerMatch"]
+OLD_GUARD_OPTIONS = "Options -ExecCGI -Indexes -Includes\n"
 # What cPanel's MultiPHP Manager writes at the top of public_html/.htaccess (ea-phpNN with PHP-FPM/CGI;
 # the handler name of Debian's mod_php here, the mapping by extension is the same).
 MULTIPHP_HTACCESS = (
@@ -102,10 +111,14 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 class Apache:
-    def __init__(self, php="sethandler"):
+    def __init__(self, php="sethandler", allow_override="All", without_modules=()):
         if php not in PHP_SETUPS:
             raise ValueError(f"php must be one of {sorted(PHP_SETUPS)}")
+        if not set(without_modules) <= set(MODULES):
+            raise ValueError(f"without_modules must be among {sorted(MODULES)}")
         self.php = php
+        self.allow_override = allow_override
+        self.modules = {name: so for name, so in MODULES.items() if name not in without_modules}
         self.port = None
         self.startup_seconds = None
         self._process = None
@@ -227,10 +240,10 @@ class Apache:
         return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
 
     def _config(self):
-        loads = "".join(f"LoadModule {name} {MODULES_DIR / so}\n" for name, so in MODULES.items())
+        loads = "".join(f"LoadModule {name} {MODULES_DIR / so}\n" for name, so in self.modules.items())
         loads += f"LoadModule php_module {php_module()}\n"
         user = f"User {self._user[0]}\nGroup {self._user[1]}\n" if self._user else ""
-        return f"""# cmtch test Apache: cPanel-like public_html, {self.php} PHP set-up
+        return f"""# cmtch test Apache: cPanel-like public_html, {self.php} PHP, AllowOverride {self.allow_override}
 ServerRoot "{self.base_dir}"
 DefaultRuntimeDir "{self.run_dir}"
 PidFile "{self.run_dir}/apache2.pid"
@@ -263,7 +276,7 @@ AccessFileName .htaccess
 DocumentRoot "{self.docroot}"
 <Directory "{self.docroot}">
     Options FollowSymLinks Indexes
-    AllowOverride All
+    AllowOverride {self.allow_override}
     Require all granted
 </Directory>
 

@@ -19,6 +19,9 @@ from tests.ftp_servers import BlackHole, Vsftpd, start_hostgator, vsftpd_availab
 from tests.processes import require
 from tests.pureftpd import PureFTPd, pure_ftpd_available
 
+# check_hostgator's ``run`` and ``healthy`` fixtures, for its test modules.
+pytest_plugins = ["tests.hostgator_check_runs"]
+
 
 @pytest.fixture(scope="session")
 def tls_certificate(tmp_path_factory):

@@ -245,6 +245,37 @@ class InstrumentedHostGator(EmbeddedHostGator):
             self._commands.append(command)
 
 
+class ConfinedHostGator(InstrumentedHostGator):
+    """The embedded host with an FTP account that cannot write outside the photo folder, the two ways
+    a cPanel host does it. ``confined="home"``: the account's home is the photo folder (cPanel → FTP
+    Accounts, Directory public_html/static/article_images), so HOSTGATOR_FTP_DIR is "/" in
+    ``settings``; ``confined="read-only-above"``: the home holds public_html as usual, but only the photo
+    folder may be written (the server refuses STOR elsewhere with 550)."""
+
+    def __init__(self, *args, confined="home", **kwargs):
+        if confined not in {"home", "read-only-above"}:
+            raise ValueError("confined must be 'home' or 'read-only-above'")
+        super().__init__(*args, **kwargs)
+        self.confined = confined
+
+    @property
+    def settings(self):
+        return {**super().settings, "DIR": "/"} if self.confined == "home" else super().settings
+
+    def _make_handler_class(self):
+        from pyftpdlib.authorizers import DummyAuthorizer
+
+        handler = super()._make_handler_class()
+        authorizer = DummyAuthorizer()
+        if self.confined == "home":
+            authorizer.add_user(self.user, self.password, str(self.photo_folder), perm="elradfmwMT")
+        else:
+            authorizer.add_user(self.user, self.password, str(self.ftp_root), perm="elr")
+            authorizer.override_perm(self.user, str(self.photo_folder), perm="elradfmwMT", recursive=True)
+        handler.authorizer = authorizer
+        return handler
+
+
 def start_hostgator(base_dir: Path, certificate=None, **options):
     """A started InstrumentedHostGator whose FTP home is ``base_dir/ftp-root``; TLS with ``certificate``
     (cert path, key path), plain FTP without."""

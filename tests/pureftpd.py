@@ -33,17 +33,17 @@ def pure_ftpd_available():
 
 
 class PureFTPd(FTPDaemon):
-    """``PureFTPd(base_dir, certificate, max_per_ip=8, quota_mb=None).start()``; ``.settings``
+    """``PureFTPd(base_dir, certificate, max_per_ip=8, quota_mb=None, quota_files=None).start()``; ``.settings``
     (HOSTGATOR_FTP for it), ``.folder`` (the photo folder on disk), ``.stop()``."""
 
     name = "pure-ftpd"
     user = "cmtch@cmtch.online"
 
-    def __init__(self, base_dir: Path, certificate, max_per_ip=8, quota_mb=None):
+    def __init__(self, base_dir: Path, certificate, max_per_ip=8, quota_mb=None, quota_files=None):
         self.base_dir = Path(base_dir)
         self.certfile, self.keyfile = certificate
         self.max_per_ip = max_per_ip
-        self.quota_mb = quota_mb
+        self.quota_mb, self.quota_files = quota_mb, quota_files
         self.password = secrets.token_urlsafe(12)
         self.home = self.base_dir / "home"
         self.folder = self.home / REMOTE_PHOTO_DIR.strip("/")
@@ -69,8 +69,8 @@ class PureFTPd(FTPDaemon):
         command = [str(pure_ftpd_binary()), "-S", f"{LOOPBACK},{self.port}", "-l", f"puredb:{self.database}",
                    "-C", str(self.max_per_ip), "-c", "50", "-Y", "1", "-2", str(self.pem), "-E", "-A", "-H",
                    "-p", f"{passive_low}:{passive_low + 99}", "-P", LOOPBACK, "-U", "133:022"]
-        if self.quota_mb:
-            command += ["-n", f"10000:{self.quota_mb}"]
+        if self.quota_mb or self.quota_files:
+            command += ["-n", f"{self.quota_files or 10000}:{self.quota_mb or 10000}"]
         return command
 
     def _user_database(self, account):

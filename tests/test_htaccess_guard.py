@@ -17,9 +17,9 @@ import shutil
 import pytest
 from PIL import Image
 
-from storage.health import DEFAULT_IMAGES_DIR, GUARD_FILE
 from storage.names import DANGEROUS_EXTENSIONS
-from tests.apache import PHP_SETUPS, Apache, apache_available
+from storage.shipped import DEFAULT_IMAGES_DIR, GUARD_FILE
+from tests.apache import OLD_GUARD_OPTIONS, PHP_SETUPS, RESTRICTED_OVERRIDES, Apache, apache_available
 
 FOLDER = "static/article_images/"
 PHP = b'<?php echo "PWNED-" . (6*7); ?>'
@@ -111,21 +111,24 @@ GAP_FILES = {
 }
 
 
-@pytest.fixture(scope="module", params=sorted(PHP_SETUPS))
-def apache(request):
-    """A running Apache for one PHP set-up, shared by the module's tests of that set-up."""
+def require_apache():
     if not apache_available():
         if os.environ.get("CMTCH_REQUIRE_APACHE"):
             pytest.fail("Apache + mod_php are required here (CMTCH_REQUIRE_APACHE) but /usr/sbin/apache2 or "
                         "libphp*.so is missing (apt-get install apache2 libapache2-mod-php)")
         pytest.skip("Apache + mod_php are not installed (apt-get install apache2 libapache2-mod-php)")
+
+
+@pytest.fixture(scope="module", params=sorted(PHP_SETUPS))
+def apache(request):
+    """A running Apache for one PHP set-up, shared by the module's tests of that set-up."""
+    require_apache()
     server = Apache(php=request.param).start()
     yield server
     server.stop()
 
 
-@pytest.fixture
-def folder(apache):
+def fill_folder(apache):
     """The photo folder filled afresh with photos and hostile files, no guard yet. Returns ``install(text=None)``
     which writes the guard (or ``text``) as the folder's .htaccess."""
     shutil.rmtree(apache.docroot / "static", ignore_errors=True)
@@ -139,6 +142,11 @@ def folder(apache):
         apache.put(FOLDER + ".htaccess", GUARD_FILE.read_bytes() if text is None else text)
 
     return install
+
+
+@pytest.fixture
+def folder(apache):
+    return fill_folder(apache)
 
 
 def fetch(apache, url):
@@ -260,3 +268,28 @@ def test_without_its_deny_list_the_guard_still_runs_nothing(apache, folder):
            if RAN in (answer := fetch(apache, url)).body}
     assert not ran, f"PHP ran without the deny list ({apache.php}): {sorted(ran)}"
     assert fetch(apache, "photo.jpg").status == 200
+
+
+
+@pytest.mark.parametrize("allow_override", RESTRICTED_OVERRIDES)
+@pytest.mark.parametrize("php", ["sethandler", "addhandler"])
+def test_the_guard_needs_no_options_override(php, allow_override):
+    """Where the host forbids the Options override (or allows only some options), a guard with an Options
+    line makes every photo answer 500; this guard has none and does its whole job there."""
+    require_apache()
+    apache = Apache(php=php, allow_override=allow_override).start()
+    try:
+        install = fill_folder(apache)
+        install(OLD_GUARD_OPTIONS + GUARD_FILE.read_text())  # the old guard: refused here
+        assert fetch(apache, "photo.jpg").status == 500
+        install()
+        leaked = leaks({url: fetch(apache, url) for url in DANGEROUS_URLS})
+        assert not leaked, f"served with the guard under AllowOverride {allow_override}: {leaked}"
+        for name, (content, content_type) in PHOTOS.items():
+            answer = fetch(apache, name)
+            assert (answer.status, answer.headers["Content-Type"], answer.body) == (200, content_type, content), name
+            assert answer.headers["X-Content-Type-Options"] == "nosniff", name
+        for url in FOLDERS:
+            assert fetch(apache, url).status == 403, url
+    finally:
+        apache.stop()
