@@ -7,8 +7,8 @@ entries were written by proxies we trust; the one at ``-TRUSTED_PROXY_COUNT`` is
 further left is the client's say-so and is never read (else a new forged value on every attempt
 would reset the failure counter).
 
-django-ipware's heuristics (header precedence lists, skipping private addresses) are exactly what
-must not happen here, so this is one rule in a few lines instead.
+Axes would otherwise use django-ipware, a further dependency whose general rules (a list of headers
+tried in turn, private addresses skipped) are more than this one rule needs, and harder to check.
 """
 
 from django.conf import settings

@@ -201,6 +201,8 @@ TRUSTED_PROXY_COUNT = int(os.environ.get("DJANGO_TRUSTED_PROXY_COUNT", "1" if os
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# A right password before the limit clears the count; a wrong one during the lockout restarts the cool-off
+# (axes' default), so only whoever keeps guessing stays locked out.
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "cmtch.client_ip.client_ip"
 AXES_LOCKOUT_TEMPLATE = "axes/lockout.html"
