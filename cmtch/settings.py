@@ -208,7 +208,8 @@ AXES_CLIENT_IP_CALLABLE = "cmtch.client_ip.client_ip"
 AXES_LOCKOUT_TEMPLATE = "axes/lockout.html"
 
 # An admin session lasts a working day, not Django's two weeks, and ends with the browser: the site
-# has no public accounts, so these global settings only concern editors.
+# has no public accounts, so these global settings only concern editors. The server forgets a session
+# after the 8 h even when a browser that restores its tabs brings the cookie back.
 SESSION_COOKIE_AGE = int(os.environ.get("DJANGO_SESSION_HOURS", "8")) * 60 * 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
