@@ -64,7 +64,7 @@ class ArticleAdmin(admin.ModelAdmin):
 
     @admin.display(description="Photo")
     def photo_preview(self, article):
-        return format_html('<img src="{}" alt="" style="height:48px;width:auto;border-radius:3px">',
+        return format_html('<img src="{}" alt="" class="photo-preview">',
                            article.thumbnail_url)
 
     @admin.display(description="État de la photo")
@@ -79,7 +79,7 @@ class ArticleAdmin(admin.ModelAdmin):
         if not article.pk:
             return "—"
         waiting = "⏳ Une nouvelle photo attend d'être envoyée à HostGator." if article.pending_uploads.exists() else ""
-        return format_html('<img src="{}" alt="" style="max-height:240px;width:auto"><p><strong>{}</strong></p>',
+        return format_html('<img src="{}" alt="" class="current-photo"><p><strong>{}</strong></p>',
                            article.image_url, waiting)
 
     def save_model(self, request, obj, form, change):

@@ -68,6 +68,13 @@ def setup_django():
     atexit.register(lambda: connection.creation.destroy_test_db(old_name, verbosity=0))
 
 
+def plain_static_storages():
+    """settings.STORAGES for pages rendered without collectstatic (the manifest storage is for production)."""
+    from django.conf import settings
+
+    return {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+
+
 def certificate():
     """(cert, key) of a fresh self-signed certificate for 127.0.0.1."""
     from tests.ftp_servers import write_certificate
@@ -178,7 +185,7 @@ def machine_line():
 
 # --- RESULTS.md ---------------------------------------------------------------------------------
 
-ORDER = ("storage_uploads", "photo_pages", "photo_save", "migration")
+ORDER = ("storage_uploads", "photo_pages", "photo_save", "migration", "login")
 TARGETS_COMMENT = re.compile(r"<!-- targets: (.*?) -->")
 
 

@@ -20,6 +20,7 @@ from bench.common import (
     DELAY,
     certificate,
     median,
+    plain_static_storages,
     say,
     secs,
     stopwatch,
@@ -129,10 +130,7 @@ def main():
     started = time.perf_counter()
     server = ServerProcess(temporary_dir("pages"), certificate(), DELAY, "per_reply")
     overrides = override_settings(
-        HOSTGATOR_FTP=server.settings,
-        # Pages render without collectstatic (the manifest storage is for production).
-        STORAGES={"default": {"BACKEND": "storage.backends.HostGatorStorage"},
-                  "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}})
+        HOSTGATOR_FTP=server.settings, STORAGES=plain_static_storages())
     overrides.enable()
     try:
         say(f"making and uploading {ARTICLES} articles with 12 MP photos ({DELAY * 1000:.0f} ms per reply)...")

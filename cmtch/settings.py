@@ -176,6 +176,68 @@ X_FRAME_OPTIONS = "DENY"
 # /healthz is probed by Render over plain HTTP from inside its network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# --- Admin login, sessions, browser security headers (issue 8 §5) -------------------------------
+# Kept in one block, apart from the photo settings above.
+from datetime import timedelta  # noqa: E402
+
+from csp.constants import NONE, SELF  # noqa: E402
+
+INSTALLED_APPS += ["axes", "csp"]
+MIDDLEWARE += [
+    "cmtch.content_security.PhotoOriginsCSPMiddleware",
+    # Django 5.2 has no setting for Permissions-Policy; this small library (Adam Johnson's) sends it.
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+    # Last, as django-axes requires: it turns a login attempt flagged as locked out into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+# Axes' backend comes first and refuses a locked-out user+IP before ModelBackend runs the password
+# hasher: a locked-out attempt costs a database lookup, not 0.5 s of PBKDF2 on Render's 0.1 CPU.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+
+# Proxies in front of Django that append the client's address to X-Forwarded-For: Render has exactly
+# one (it sets RENDER=true in the service's environment); none in local development and tests.
+TRUSTED_PROXY_COUNT = int(os.environ.get("DJANGO_TRUSTED_PROXY_COUNT", "1" if os.environ.get("RENDER") else "0"))
+
+# Lock one username from one address after a few wrong passwords; an editor elsewhere (another
+# address) is not locked out by someone guessing their password.
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# A right password before the limit clears the count; a wrong one during the lockout restarts the cool-off
+# (axes' default), so only whoever keeps guessing stays locked out.
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "cmtch.client_ip.client_ip"
+AXES_LOCKOUT_TEMPLATE = "axes/lockout.html"
+
+# An admin session lasts a working day, not Django's two weeks, and ends with the browser: the site
+# has no public accounts, so these global settings only concern editors. The server forgets a session
+# after the 8 h even when a browser that restores its tabs brings the cookie back.
+SESSION_COOKIE_AGE = int(os.environ.get("DJANGO_SESSION_HOURS", "8")) * 60 * 60
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Everything from our own origin, photos from where they are stored (added per request by
+# cmtch.content_security); no inline script or style anywhere, the admin included.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# The site uses none of these browser features: nobody (nor any embedded frame) may ask for them.
+PERMISSIONS_POLICY = {feature: [] for feature in (
+    "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media", "fullscreen", "geolocation",
+    "gyroscope", "magnetometer", "microphone", "midi", "payment", "publickey-credentials-get", "usb",
+    "browsing-topics",
+)}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

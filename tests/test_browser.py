@@ -67,3 +67,55 @@ def test_editor_adds_a_photo_and_readers_see_it(browser_page, live_server, hostg
     assert image.evaluate("img => img.naturalWidth") > 0
     assert image.evaluate("img => img.currentSrc").startswith(hostgator.public_url)
     page.screenshot(path=str(tmp_path / "article.png"))
+
+
+
+# Every violation of the page's policy, kept in sessionStorage so that it survives the navigations
+# between the pages of the site (one origin); registered before any page script runs.
+CSP_LISTENER = """document.addEventListener('securitypolicyviolation', event => {
+    const seen = JSON.parse(sessionStorage.getItem('csp-violations') || '[]');
+    seen.push(`${event.violatedDirective} blocked ${event.blockedURI || 'inline'} on ${location.pathname}`);
+    sessionStorage.setItem('csp-violations', JSON.stringify(seen));
+});"""
+
+
+def csp_violations(page):
+    return page.evaluate("() => JSON.parse(sessionStorage.getItem('csp-violations') || '[]')")
+
+
+def test_admin_and_pages_pass_the_content_security_policy(browser_page, live_server, hostgator, django_user_model):
+    """The editor's and the reader's pages under the real policy: Chromium reports no violation."""
+    from articles.models import Article
+
+    django_user_model.objects.create_superuser("editeur", "e@example.org", "mot-de-passe-de-test-42")
+    article = Article.objects.create(title="Tournoi des jeunes", published=True,
+                                     published_at=timezone.now() - timedelta(hours=1))
+    page = browser_page
+    console = []
+    page.on("console", lambda message: "Content Security Policy" in message.text and console.append(message.text))
+    page.add_init_script(CSP_LISTENER)
+
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "editeur")
+    page.fill("#id_password", "mot-de-passe-de-test-42")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#user-tools")
+    for path in ("/admin/articles/article/add/", "/admin/articles/article/", article.get_absolute_url()):
+        response = page.goto(f"{live_server.url}{path}", wait_until="load")
+        assert response.status == 200 and "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        if path == "/admin/articles/article/":
+            # The list's thumbnails keep their size from admin.css, no longer from an inline style.
+            assert page.locator("img.photo-preview").evaluate("img => getComputedStyle(img).height") == "48px"
+    # The photo (here the default image) comes from the photo host's origin, which img-src allows.
+    assert page.locator("img.photo").evaluate("img => img.complete && img.naturalWidth") > 0
+    assert csp_violations(page) == [] and console == []
+
+    # The listener does hear violations: a script from another origin is refused and recorded.
+    page.evaluate("""() => new Promise(resolve => {
+        document.addEventListener('securitypolicyviolation', resolve, {once: true});
+        const script = document.createElement('script');
+        script.src = 'https://ailleurs.example/x.js';
+        document.body.append(script);
+    })""")
+    expected = f"script-src-elem blocked https://ailleurs.example/x.js on {article.get_absolute_url()}"
+    assert csp_violations(page) == [expected]
