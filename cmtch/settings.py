@@ -208,6 +208,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "cmtch.client_ip.client_ip"
 AXES_LOCKOUT_TEMPLATE = "axes/lockout.html"
+AXES_VERBOSE = False  # its start-up banner would open every command's output and log
 
 # An admin session lasts a working day, not Django's two weeks, and ends with the browser: the site
 # has no public accounts, so these global settings only concern editors. The server forgets a session
