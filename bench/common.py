@@ -38,9 +38,10 @@ def _remove_temporary_dirs():
         shutil.rmtree(path, ignore_errors=True)
 
 
-def setup_django():
+def setup_django(test_database=None):
     """cmtch.settings on a throwaway test database (Django's own test-database machinery: an
-    in-memory SQLite, or test_<name> on the DATABASE_URL's server, destroyed at exit)."""
+    in-memory SQLite, or test_<name> on the DATABASE_URL's server, destroyed at exit).
+    ``test_database``: its name instead (for SQLite a file path: several threads, real locks)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cmtch.settings")
     os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-secret-key-not-for-production")
     os.environ.setdefault("DJANGO_DEBUG", "0")
@@ -64,6 +65,8 @@ def setup_django():
 
     setup_test_environment()
     old_name = connection.settings_dict["NAME"]
+    if test_database:
+        connection.settings_dict["TEST"]["NAME"] = str(test_database)
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     atexit.register(lambda: connection.creation.destroy_test_db(old_name, verbosity=0))
 
@@ -185,7 +188,7 @@ def machine_line():
 
 # --- RESULTS.md ---------------------------------------------------------------------------------
 
-ORDER = ("storage_uploads", "photo_pages", "photo_save", "migration", "login")
+ORDER = ("storage_uploads", "photo_pages", "photo_save", "migration", "login", "host_limits")
 TARGETS_COMMENT = re.compile(r"<!-- targets: (.*?) -->")
 
 
