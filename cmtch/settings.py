@@ -90,6 +90,11 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite's default "deferred" transactions read first and then cannot wait for the write lock:
+    # 4 editors saving at once got 4 "database is locked" (bench/host_limits). IMMEDIATE takes the
+    # lock at BEGIN, so they queue instead (up to `timeout` seconds).
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -63,6 +63,7 @@ class HostGatorStorage(FTPStorage):
             "max_connections": values.get("MAX_CONNECTIONS", 3),
             "file_mode": values.get("FILE_MODE", "644"),
             "transfer_timeout": values.get("TRANSFER_TIMEOUT", 60),
+            "cap_recovery_seconds": values.get("CAP_RECOVERY_SECONDS", 60),
         }
 
     def deconstruct(self):
@@ -85,6 +86,7 @@ class HostGatorStorage(FTPStorage):
                 "TLS": self.tls, "CA_FILE": self.ca_file, "TLS_FINGERPRINT": self.tls_fingerprint,
                 "TIMEOUT": self.timeout, "PASSIVE": self.passive, "MAX_CONNECTIONS": self.max_connections,
                 "FILE_MODE": self.file_mode, "TRANSFER_TIMEOUT": self.transfer_timeout,
+                "CAP_RECOVERY_SECONDS": self.cap_recovery_seconds,
             }))
         return self._pool
 

@@ -110,6 +110,9 @@ class FTPPool:
                 continue
             with self._available:
                 self._connecting -= 1
+                # A 421 lowered the limit to the connections logged in at that moment; those still
+                # in TLS or login then were accepted too: count them back as they arrive.
+                self.limit = max(self.limit, min(self.config.max_connections, self._open - self._connecting))
             self.connections_opened += 1
             return connection
 
