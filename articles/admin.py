@@ -83,7 +83,12 @@ class ArticleAdmin(admin.ModelAdmin):
                            article.image_url, waiting)
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+        if change:
+            # Only what the form edits: a photo recorded meanwhile (a retry finishing) must not be
+            # overwritten by the image fields this form loaded before it.
+            obj.save(update_fields=[*self.form.Meta.fields, "updated_at"])
+        else:
+            obj.save()
         if form.cleaned_data.get("remove_photo"):
             photos.cancel_waiting_photos(obj)  # a removed photo never comes back from the queue
             if obj.image:
@@ -92,12 +97,14 @@ class ArticleAdmin(admin.ModelAdmin):
                 obj.save(update_fields=["image", "image_width", "image_height", "updated_at"])
         processed = form.cleaned_data.get("photo")
         if processed:
-            # The photo travels once the article is committed, never inside the transaction: a
-            # rolled-back save sends nothing, and no row stays locked while bytes cross the network.
-            transaction.on_commit(partial(self.send_photo, request, obj, processed, had_photo=bool(obj.image)))
+            # Kept in the database with the article, sent once both are committed: never a file
+            # on the network inside the transaction, and a rolled-back save sends nothing.
+            parked = photos.park_photo(obj, processed)
+            transaction.on_commit(partial(self.send_photo, request, parked, processed.renditions,
+                                          had_photo=bool(obj.image)))
 
-    def send_photo(self, request, article, processed, had_photo):
-        outcome = photos.attach_photo(article, processed)
+    def send_photo(self, request, parked, renditions, had_photo):
+        outcome = photos.send_parked_photo(parked, renditions)
         if outcome.state == photos.PENDING:
             messages.warning(request, waiting_message(outcome, had_photo))
 

@@ -1,16 +1,19 @@
-"""An article's photo on its way to HostGator: upload it with its renditions, or park it in the
-database when the host does not take it, and push what was parked later. No photo is ever lost.
+"""An article's photo on its way to HostGator: kept in the database first, uploaded with its
+renditions, then attached; or left waiting when the host does not take it, and pushed later.
+No photo is ever lost.
 
-No file travels while a database transaction is open: the admin hands the photo over once the
-article is committed (``transaction.on_commit``), the upload runs with no transaction (bounded by
-HOSTGATOR_FTP_TRANSFER_TIMEOUT), and only then a short transaction records the name, or parks
-the photo. A parked photo being pushed is *claimed* for a while (``claimed_until``) instead of
-locked, so no row lock either is held while it travels.
+No file travels while a database transaction is open: the admin parks the photo (a PendingUpload
+row) in the article's own transaction, the upload runs once it has committed, outside any
+transaction and within HOSTGATOR_FTP_TRANSFER_TIMEOUT, and only then a short transaction records
+the name -- if the row still exists: removing or replacing the photo meanwhile deletes it. A row
+being pushed is *claimed* for a while (``claimed_until``) instead of locked, so no row lock either
+is held while the bytes travel; a process killed mid-push leaves it to the next retry.
 
 Views and admin call these functions; the storage API (``default_storage``) does the FTP work.
 """
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -64,34 +67,39 @@ def upload_photo_files(name, original, renditions):
     default_storage.save_many(photo_files(name, original, renditions))
 
 
-def attach_photo(article, processed):
-    """Upload ``processed`` (a storage.images.ProcessedPhoto) for a committed ``article``, outside
-    any transaction. Returns an Outcome: UPLOADED, or PENDING when HostGator failed -- the photo
-    then waits in a PendingUpload row and the article keeps what it showed before."""
-    if transaction.get_connection().in_atomic_block:
-        raise RuntimeError("attach_photo() uploads: call it after the transaction has committed")
+def park_photo(article, processed, claimed=True):
+    """The photo's bytes wait in the database from now on (a PendingUpload row), in the same
+    transaction as the article: a rolled-back save keeps nothing, a process killed during the
+    upload loses nothing, and removing or replacing the photo meanwhile deletes this row, which
+    the upload then needs to be recorded. ``claimed``: this process pushes it right after commit."""
     name = photo_name(article.slug, processed.content_hash, processed.extension, timezone.localdate())
     original = processed.original
-    try:
-        upload_photo_files(name, original.data, processed.renditions)
-    except HostGatorError as error:
-        logger.warning("Photo of article %s parked, HostGator failed: %s", article.pk, error)
-        with transaction.atomic():
-            # A newer photo replaces one that was still waiting for the same article.
-            PendingUpload.objects.filter(article=article).delete()
-            PendingUpload.objects.create(article=article, name=name, data=original.data, width=original.width,
-                                         height=original.height, attempts=1, last_error=str(error))
+    cancel_waiting_photos(article)  # a newer photo replaces one still waiting for the same article
+    return PendingUpload.objects.create(article=article, name=name, data=original.data, width=original.width,
+                                        height=original.height,
+                                        claimed_until=timezone.now() + claim_duration() if claimed else None)
+
+
+def send_parked_photo(row, renditions=None):
+    """Push a photo park_photo() kept, once its transaction has committed (never inside one).
+    Returns an Outcome: UPLOADED, or PENDING when the host failed -- it then waits for a retry and
+    the article keeps what it showed before. ``renditions``: those already made, if at hand."""
+    if transaction.get_connection().in_atomic_block:
+        raise RuntimeError("send_parked_photo() uploads: call it after the transaction has committed")
+    started = time.monotonic()
+    error = push_pending(row, renditions)
+    if error is not None:
         return Outcome(PENDING, error)
-    if record_uploaded_photo(article.pk, name, original.width, original.height):
-        # The host answers again: a good moment to push the oldest photo that waited (one only,
-        # so that this editor's save stays short). Whatever happens there is not this save's failure.
-        try:
-            retry_pending_uploads(limit=1)
-        except Exception:
-            logger.exception("Pushing a waiting photo after article %s's upload failed", article.pk)
-    else:
-        delete_photo_files(name)  # the article went away during the upload: nobody will show it
+    if time.monotonic() - started < settings.HOSTGATOR_FTP.get("TRANSFER_TIMEOUT", 60) / 4:
+        # The host answers well again: a good moment to push the oldest photo that waited (one only,
+        # and only when this upload was quick, so that the editor's save stays short).
+        retry_pending_uploads(limit=1)
     return Outcome(UPLOADED)
+
+
+def attach_photo(article, processed):
+    """park_photo() then send_parked_photo(), for a committed ``article`` (scripts, tests)."""
+    return send_parked_photo(park_photo(article, processed), processed.renditions)
 
 
 def record_uploaded_photo(article_pk, name, width, height, pending_pk=None):
@@ -171,20 +179,26 @@ def retry_pending_uploads(limit=None):
     return report
 
 
-def push_pending(row):
-    """Upload a parked photo and attach it; returns None, or the HostGatorError that stopped it."""
+def push_pending(row, renditions=None):
+    """Upload a parked photo and attach it; returns None, or the error that stopped it (then the
+    photo waits for the next run, its claim released). Any error: a photo that cannot be pushed
+    for a reason of its own must not block the photos behind it."""
     try:
-        renditions = make_renditions(bytes(row.data), settings.PHOTO_RENDITION_WIDTHS)
+        if renditions is None:
+            renditions = make_renditions(bytes(row.data), settings.PHOTO_RENDITION_WIDTHS)
         upload_photo_files(row.name, bytes(row.data), renditions)
-    except HostGatorError as error:
-        row.last_error = str(error)
+    except Exception as error:
+        row.last_error = str(error) if isinstance(error, HostGatorError) else f"{type(error).__name__}: {error}"
         PendingUpload.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1, last_error=row.last_error,
                                                        claimed_until=None)
-        logger.warning("Pending photo %s still waiting: %s", row.name, error)
+        if isinstance(error, HostGatorError):
+            logger.warning("Photo %s waits (article %s): %s", row.name, row.article_id, error)
+        else:
+            logger.exception("Photo %s waits (article %s) after an unexpected error", row.name, row.article_id)
         return error
     if record_uploaded_photo(row.article_id, row.name, row.width, row.height, pending_pk=row.pk):
-        logger.info("Pending photo %s pushed to HostGator for article %s", row.name, row.article_id)
+        logger.info("Photo %s on HostGator for article %s", row.name, row.article_id)
     else:
-        logger.info("Pending photo %s was removed or replaced during its upload: not published", row.name)
+        logger.info("Photo %s was removed or replaced during its upload: not published", row.name)
         delete_photo_when_unused(row.name)
     return None

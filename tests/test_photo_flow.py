@@ -124,10 +124,35 @@ def test_a_rolled_back_save_sends_nothing(editor_client, hostgator):  # noqa: F8
 
 def test_an_article_deleted_during_the_upload_leaves_no_files(hostgator, settings):
     article = Article.objects.create(title="Supprimé pendant l'envoi")
-    Article.objects.filter(pk=article.pk).delete()
     processed = checked_photo(upload("a.jpg", jpeg_bytes()))
-    assert photos.attach_photo(article, processed).state == photos.UPLOADED
+    parked = photos.park_photo(article, processed)
+    Article.objects.filter(pk=article.pk).delete()  # another editor, while the bytes travel
+    assert photos.send_parked_photo(parked, processed.renditions).state == photos.UPLOADED
     assert "STOR" in hostgator.verbs() and files_on_server(hostgator.root) == []
+
+
+def test_a_photo_removed_while_its_save_still_uploads_is_not_published(hostgator):
+    article = Article.objects.create(title="Retirée pendant son propre envoi")
+    processed = checked_photo(upload("a.jpg", jpeg_bytes()))
+    parked = photos.park_photo(article, processed)  # what the admin's save keeps before sending
+    photos.cancel_waiting_photos(article)  # « Retirer la photo » in another tab, meanwhile
+    assert photos.send_parked_photo(parked, processed.renditions).state == photos.UPLOADED
+    article.refresh_from_db()
+    assert not article.image and files_on_server(hostgator.root) == []
+
+
+def test_a_photo_that_fails_for_its_own_reason_does_not_block_the_queue(hostgator):
+    first, second = Article.objects.create(title="Abîmée"), Article.objects.create(title="Saine")
+    PendingUpload.objects.create(article=first, name="2026/12/abimee-0123456789.jpg", data=b"not a photo",
+                                 width=10, height=10)
+    good = checked_photo(upload("b.jpg", jpeg_bytes()))
+    photos.park_photo(second, good, claimed=False)
+    report = photos.retry_pending_uploads()
+    assert len(report.pushed) == 1 and len(report.failed) == 1
+    second.refresh_from_db()
+    assert second.image
+    broken = PendingUpload.objects.get()
+    assert broken.claimed_until is None and broken.attempts == 1 and broken.last_error
 
 
 def test_a_parked_photo_removed_during_its_push_is_not_published(hostgator):
