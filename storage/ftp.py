@@ -40,6 +40,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 
 from storage.errors import (
+    HostGatorBusy,
     HostGatorRefused,
     HostGatorTLSError,
     HostGatorUnavailable,
@@ -158,11 +159,35 @@ def send_without_delay(sock):
 
 
 class _CountingFTPMixin:
-    """Counts commands sent and round trips waited for (a pipelined batch is one round trip)."""
+    """Counts commands sent and round trips waited for (a pipelined batch is one round trip), and
+    bounds every wait by ``deadline`` (monotonic; None: the reply timeout alone): each reply and
+    each data connection waits at most min(timeout, time left), the one place that enforces
+    HOSTGATOR_FTP_TRANSFER_TIMEOUT for every command, login and transfer alike."""
 
     commands_sent = 0
     round_trips = 0
     _awaiting_reply = False
+    deadline = None
+    reply_wait = None  # seconds for the next replies instead of ``timeout`` (see _Transfer.final_wait)
+
+    def bounded_timeout(self):
+        wait = self.reply_wait or self.timeout
+        if self.deadline is None:
+            return wait
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TransferDeadlineExceeded("FTP", detail="no time left within HOSTGATOR_FTP_TRANSFER_TIMEOUT")
+        return min(wait, left)
+
+    def transfer_connection(self, cmd, rest=None):
+        """ftplib's data connection, its connect bounded like a reply."""
+        full, self.timeout = self.timeout, self.bounded_timeout()
+        try:
+            conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)  # noqa: S321 (TLS-wrapped by _SecureFTP)
+        finally:
+            self.timeout = full
+        send_without_delay(conn)
+        return conn, size
 
     def connect(self, *args, **kwargs):
         welcome = super().connect(*args, **kwargs)
@@ -187,7 +212,14 @@ class _CountingFTPMixin:
         if self._awaiting_reply:
             self.round_trips += 1
             self._awaiting_reply = False
-        return super().getresp()
+        if self.sock is not None:
+            self.sock.settimeout(self.bounded_timeout())
+        try:
+            return super().getresp()
+        except TimeoutError:
+            if self.deadline is not None and time.monotonic() >= self.deadline - 0.05:
+                raise TransferDeadlineExceeded("FTP", detail="no reply within HOSTGATOR_FTP_TRANSFER_TIMEOUT") from None
+            raise
 
     def _text_file(self):
         # A reply echoing a name in another encoding must not kill the connection.
@@ -196,9 +228,7 @@ class _CountingFTPMixin:
 
 class _PlainFTP(_CountingFTPMixin, ftplib.FTP):
     def ntransfercmd(self, cmd, rest=None):
-        conn, size = super().ntransfercmd(cmd, rest)
-        send_without_delay(conn)
-        return conn, size
+        return self.transfer_connection(cmd, rest)
 
 
 class _SecureFTP(_CountingFTPMixin, ftplib.FTP_TLS):
@@ -222,8 +252,7 @@ class _SecureFTP(_CountingFTPMixin, ftplib.FTP_TLS):
                                                        f"HOSTGATOR_FTP_TLS_FINGERPRINT")
 
     def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)  # noqa: S321 (wrapped in TLS just below)
-        send_without_delay(conn)
+        conn, size = self.transfer_connection(cmd, rest)
         if self._prot_p:
             try:
                 conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
@@ -251,7 +280,16 @@ class FTPConnection:
     def __init__(self, config, ftp, server):
         self.config, self.ftp, self.server = config, ftp, server
         self.last_used = time.monotonic()
-        self.deadline = None  # monotonic time the current operation must end by (set by the pool)
+        self.out_of_step = False  # a reply we never read may still come: no more commands here
+
+    @property
+    def deadline(self):
+        """Monotonic time the current operation must end by (set by the pool), or None."""
+        return self.ftp.deadline
+
+    @deadline.setter
+    def deadline(self, value):
+        self.ftp.deadline = value
 
     def seconds_left(self, operation, path):
         """Until the deadline (the reply timeout when there is none); past it, the operation ends."""
@@ -268,33 +306,32 @@ class FTPConnection:
         return min(self.config.timeout, self.seconds_left(operation, path))
 
     def end_operation(self):
-        self.deadline = None
+        self.ftp.deadline = None
         self.last_used = time.monotonic()
         with suppress(OSError):
             if self.ftp.sock is not None:
                 self.ftp.sock.settimeout(self.config.timeout)
-
-    def limit_reply_wait(self, operation, path=""):
-        """The next replies on the control connection are awaited no longer than bounded_timeout."""
-        if self.ftp.sock is not None:
-            self.ftp.sock.settimeout(self.bounded_timeout(operation, path))
 
     @property
     def features(self):
         return self.server.features
 
     @classmethod
-    def open(cls, config, server=None):
-        """Connect, secure, verify, log in. ``server``: the ServerState shared with the other
-        connections of a pool (what one connection learns, e.g. FEAT, saves the others a round trip)."""
+    def open(cls, config, server=None, deadline=None):
+        """Connect, secure, verify, log in, all before ``deadline`` (monotonic) if given. ``server``:
+        the ServerState shared with the other connections of a pool (what one connection learns,
+        e.g. FEAT, saves the others a round trip)."""
         server = server or ServerState()
         secure = config.tls == "explicit"
-        ftp = _SecureFTP(context=tls_context(config), timeout=config.timeout) if secure \
-            else _PlainFTP(timeout=config.timeout)
+        ftp = _SecureFTP(timeout=config.timeout) if secure else _PlainFTP(timeout=config.timeout)
         ftp.encoding = "utf-8"
+        ftp.deadline = deadline
         stage = "connect"
         try:
-            ftp.connect(config.host, config.port, timeout=config.timeout)
+            if secure:
+                ftp.context = tls_context(config)  # a CA file that cannot be read fails here, translated
+            ftp.connect(config.host, config.port, timeout=ftp.bounded_timeout())
+            ftp.timeout = config.timeout  # connect() kept the shortened one; replies get theirs each time
             if secure:
                 stage = "AUTH TLS"
                 ftp.fingerprint = config.tls_fingerprint
@@ -549,8 +586,8 @@ class FTPConnection:
         """Best effort: a failed upload leaves no temporary file behind. On a dead connection the
         name waits in ``orphans`` for the next healthy one (and stays recognisable by its prefix
         for check_hostgator's clean-up should this process die first)."""
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            self.server.orphans.add(temporary)  # no time left to wait for a reply here
+        if self.out_of_step or (self.deadline is not None and time.monotonic() >= self.deadline):
+            self.server.orphans.add(temporary)  # no reply to trust here, or no time left to wait for one
             return
         try:
             self.ftp.sendcmd(f"DELE {temporary}")
@@ -584,8 +621,10 @@ class FTPConnection:
             partial = f"{partial}/{part}"
             if partial in known:
                 continue
-            with suppress(ftplib.error_perm):  # 550/521: already there (or refused: STOR will tell)
+            try:
                 self.ftp.sendcmd(f"MKD {partial}")
+            except ftplib.error_perm:
+                continue  # 550/521: already there, or refused (a full disk): STOR will tell; not remembered
             known.add(partial)
 
     def store_bytes(self, path, data):
@@ -596,7 +635,6 @@ class FTPConnection:
     def pipeline(self, commands):
         """Send ``commands`` at once, then read one reply each: one round trip for all of them.
         A refusal (4xx/5xx) is returned in place of its reply, so the next replies stay in step."""
-        self.limit_reply_wait(commands[0].split(" ", 1)[0], commands[0].partition(" ")[2])
         self.ftp.putcmds(commands)
         replies = []
         for _ in commands:
@@ -627,8 +665,10 @@ class NameClaim:
         self._held = None
 
     def lock(self):
-        self._held = self.connection.server.lock_for(self.path)
-        self._held.acquire()
+        lock = self.connection.server.lock_for(self.path)
+        if not lock.acquire(timeout=self.connection.seconds_left("upload", self.path)):
+            raise HostGatorBusy("upload", self.path, detail="another upload of this name outlived the deadline")
+        self._held = lock
 
     def release(self):
         if self._held is not None:
@@ -664,7 +704,6 @@ class _Transfer:
         self.path = command.split(" ", 1)[-1]
 
     def __enter__(self):
-        self.connection.limit_reply_wait(self.operation, self.path)
         self.conn, _ = self.ftp.ntransfercmd(self.command)
         self.started = time.monotonic()
         return self.conn
@@ -689,26 +728,34 @@ class _Transfer:
                 raise
         self.conn.close()
         if failure is None:
-            self.ftp.sock.settimeout(self.final_wait())
-            self.ftp.voidresp()
-        elif isinstance(failure, OSError | EOFError) and not isinstance(failure, TimeoutError):
+            self.ftp.reply_wait = self.final_wait()
+            try:
+                self.ftp.voidresp()
+            finally:
+                self.ftp.reply_wait = None
+            return False
+        reply = None
+        if isinstance(failure, OSError | EOFError) and not isinstance(failure, TimeoutError):
             reply = self._reply_after_broken_data_connection()
-            if isinstance(reply, ftplib.Error):
-                raise reply
-            if reply is None and exc is None:
-                raise failure
+        if reply is None:
+            self.connection.out_of_step = True  # the transfer's reply may still arrive later
+        if isinstance(reply, ftplib.Error):
+            raise reply
+        if reply is None and exc is None:
+            raise failure
         return False
 
     def _reply_after_broken_data_connection(self):
         """The server's reply (or its refusal, as an ftplib.Error), or None if it says nothing soon."""
+        self.ftp.reply_wait = BROKEN_TRANSFER_REPLY_SECONDS
         try:
-            self.ftp.sock.settimeout(min(BROKEN_TRANSFER_REPLY_SECONDS,
-                                         self.connection.bounded_timeout(self.operation, self.path)))
             return self.ftp.voidresp()
         except ftplib.Error as refusal:
             return refusal
         except Exception:
             return None
+        finally:
+            self.ftp.reply_wait = None
 
 
 def unsent_bytes(sock):

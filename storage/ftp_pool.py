@@ -11,10 +11,10 @@ climbs back one connection at a time (``cap_recovery_seconds`` after the last 42
 once during a burst does not halve the pool for the rest of the process's life.
 """
 
+import ftplib
 import logging
 import threading
 import time
-from contextlib import suppress
 
 from storage.errors import HostGatorBusy, HostGatorError
 from storage.ftp import FTPConnection, ServerState
@@ -22,12 +22,16 @@ from storage.ftp_replies import breaks_connection, is_retryable, translate
 
 logger = logging.getLogger(__name__)
 
+# What the transport may raise when the host misbehaves; anything else is a bug, never retried.
+TRANSPORT_ERRORS = (HostGatorError, ftplib.Error, OSError, EOFError)
 RETRY_DELAYS = (0.2, 0.5, 1.0)  # between attempts: four attempts in all, under two seconds
 GREETING_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0)  # then 2 s each time, until the deadline
 
 
 def is_greeting_refusal(error):
-    return isinstance(error, HostGatorBusy) and error.code == "421"
+    """421 at the greeting: every slot of this IP is taken. (A 421 later, e.g. Pure-FTPd refusing
+    a cleartext login, is no reason to wait.)"""
+    return isinstance(error, HostGatorBusy) and error.code == "421" and error.operation == "connect"
 
 
 class FTPPool:
@@ -66,6 +70,9 @@ class FTPPool:
             try:
                 result = work(connection)
             except BaseException as raw:
+                if not isinstance(raw, TRANSPORT_ERRORS):
+                    self._discard(connection)  # a bug or an interrupt: not the host's doing, and no retry
+                    raise
                 error = translate(raw, operation, path)
                 if breaks_connection(error):
                     self._discard(connection)
@@ -78,8 +85,11 @@ class FTPPool:
                 time.sleep(delay)
                 continue
             if self.server.orphans:
-                with suppress(Exception):
+                try:
                     connection.delete_orphans()
+                except Exception:  # noqa: BLE001 -- the work is done; this connection is just not reused
+                    self._discard(connection)
+                    return result
             self._release(connection)
             return result
         raise AssertionError("unreachable")
@@ -95,8 +105,8 @@ class FTPPool:
             if idle is not None:
                 return idle
             try:
-                connection = self._connect(self.config, self.server)
-            except HostGatorError as error:
+                connection = self._connect(self.config, self.server, deadline=deadline)
+            except BaseException as error:
                 holding = self._unreserve(error)
                 if not is_greeting_refusal(error):
                     raise
@@ -110,9 +120,6 @@ class FTPPool:
                 continue
             with self._available:
                 self._connecting -= 1
-                # A 421 lowered the limit to the connections logged in at that moment; those still
-                # in TLS or login then were accepted too: count them back as they arrive.
-                self.limit = max(self.limit, min(self.config.max_connections, self._open - self._connecting))
             self.connections_opened += 1
             return connection
 

@@ -9,7 +9,14 @@ import pytest
 from django.core.files.base import ContentFile
 
 from storage.backends import HostGatorStorage
-from storage.errors import HostGatorBusy, HostGatorRefused, HostGatorTimeout, HostGatorUnavailable
+from storage.errors import (
+    HostGatorBusy,
+    HostGatorError,
+    HostGatorRefused,
+    HostGatorTimeout,
+    HostGatorUnavailable,
+    TransferDeadlineExceeded,
+)
 from storage.names import is_temporary
 
 PHOTO = bytes(range(256)) * 400  # 100 KB, several chunks
@@ -164,3 +171,40 @@ def test_a_server_that_refuses_dot_files_gets_visible_temporary_names(hostgator)
     assert temporaries(hostgator.root) == []
     assert storage.listdir("2026/11") == ([], ["photo-0.jpg", "photo-1.jpg", "photo-2.jpg"])
     storage.disconnect()
+
+
+def test_a_stall_at_the_greeting_ends_at_the_deadline_not_the_longer_reply_timeout(black_hole_after_greeting, settings):
+    settings.HOSTGATOR_FTP = {**black_hole_after_greeting.settings(timeout=30), "TRANSFER_TIMEOUT": 1}
+    storage = HostGatorStorage()
+    with pytest.raises(TransferDeadlineExceeded):  # a 30 s reply timeout would give HostGatorTimeout
+        storage.save_many({"stalled-0123456789.jpg": PHOTO})
+
+
+def test_an_unreadable_ca_file_fails_every_save_at_once_and_holds_no_slot(hostgator, settings):
+    settings.HOSTGATOR_FTP = {**hostgator.settings, "CA_FILE": "/nonexistent/ca.pem", "MAX_CONNECTIONS": 1}
+    storage = HostGatorStorage()
+    for _attempt in range(2):  # a leaked slot would make the second wait, then say "stayed busy"
+        with pytest.raises(HostGatorError) as failed:
+            storage.save_many({"ca-0123456789.jpg": PHOTO})
+        assert "busy" not in str(failed.value)
+
+
+def test_a_bug_in_the_work_is_raised_as_it_is_never_retried(storage, hostgator):
+    attempts = []
+
+    def buggy(connection):
+        attempts.append(connection)
+        return {}["missing"]
+
+    with pytest.raises(KeyError):
+        storage.pool.run("upload", "x", buggy)
+    assert len(attempts) == 1
+
+
+def test_a_folder_the_host_refused_to_make_is_made_once_it_can(storage, hostgator):
+    hostgator.faults.reply("MKD", "550 No space left on device", times=None)
+    with pytest.raises(HostGatorRefused):
+        storage.save_many({"2027/01/first-0123456789.jpg": PHOTO})
+    hostgator.faults.clear()  # space freed in cPanel
+    storage.save_many({"2027/01/first-0123456789.jpg": PHOTO})
+    assert (hostgator.root / "2027/01/first-0123456789.jpg").read_bytes() == PHOTO
