@@ -2,7 +2,8 @@ from django import forms
 from django.conf import settings
 
 from articles.models import Article
-from storage.images import ImageRejected, process_photo
+from articles.photos import process_upload
+from storage.images import ImageRejected
 
 
 class ArticleAdminForm(forms.ModelForm):
@@ -30,14 +31,7 @@ class ArticleAdminForm(forms.ModelForm):
             raise forms.ValidationError(f"Cette photo est trop lourde ({upload.size / 1024 / 1024:.1f} Mo) : "
                                         f"{limit} Mo au plus.", code="too_large")
         try:
-            return process_photo(
-                upload.read(),
-                filename=upload.name,
-                max_bytes=settings.PHOTO_MAX_BYTES,
-                max_pixels=settings.PHOTO_MAX_PIXELS,
-                max_side=settings.PHOTO_MAX_SIDE,
-                rendition_widths=settings.PHOTO_RENDITION_WIDTHS,
-            )
+            return process_upload(upload.read(), upload.name)
         except ImageRejected as rejected:
             raise forms.ValidationError(rejected.message, code=rejected.code) from None
 

@@ -4,6 +4,8 @@ database when the host does not answer, and push what was parked later. No photo
 Views and admin call these functions; the storage API (``default_storage``) does the FTP work.
 """
 
+import dataclasses
+import functools
 import logging
 from dataclasses import dataclass, field
 
@@ -14,8 +16,9 @@ from django.utils import timezone
 
 from articles.models import PendingUpload
 from storage.errors import HostGatorError, HostGatorLoginError, HostGatorTLSError, HostGatorUnavailable
-from storage.images import make_renditions, photo_name
+from storage.images import make_renditions, photo_name, process_photo
 from storage.names import rendition_name
+from storage.photo_budget import DecodeSlots, PhotoBudget
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +26,29 @@ HOST_DOWN = (HostGatorUnavailable, HostGatorLoginError, HostGatorTLSError)
 
 UPLOADED = "uploaded"
 PENDING = "pending"
+
+
+@functools.cache
+def decode_slots(count):
+    """One per process (and count): every request thread and migration worker waits on the same."""
+    return DecodeSlots(count)
+
+
+def photo_budget():
+    return PhotoBudget(caps=dict(settings.PHOTO_MAX_PIXELS_BY_FORMAT),
+                       slots=decode_slots(settings.PHOTO_DECODES_AT_ONCE),
+                       wait_seconds=settings.PHOTO_DECODE_WAIT_SECONDS)
+
+
+def process_upload(data, filename, wait_as_long_as_it_takes=False):
+    """storage.images.process_photo with the site's limits. An editor's request waits a bounded time
+    for its turn to be decoded; a batch (the migration) passes ``wait_as_long_as_it_takes``."""
+    budget = photo_budget()
+    if wait_as_long_as_it_takes:
+        budget = dataclasses.replace(budget, wait_seconds=None)
+    return process_photo(data, filename=filename, max_bytes=settings.PHOTO_MAX_BYTES,
+                         max_pixels=settings.PHOTO_MAX_PIXELS, max_side=settings.PHOTO_MAX_SIDE,
+                         rendition_widths=settings.PHOTO_RENDITION_WIDTHS, budget=budget)
 
 
 def photo_files(name, original, renditions):

@@ -178,7 +178,7 @@ def machine_line():
 
 # --- RESULTS.md ---------------------------------------------------------------------------------
 
-ORDER = ("storage_uploads", "photo_pages", "photo_save", "migration")
+ORDER = ("storage_uploads", "photo_pages", "photo_save", "migration", "memory")
 TARGETS_COMMENT = re.compile(r"<!-- targets: (.*?) -->")
 
 
