@@ -178,7 +178,7 @@ def machine_line():
 
 # --- RESULTS.md ---------------------------------------------------------------------------------
 
-ORDER = ("storage_uploads", "photo_pages", "photo_save", "migration", "memory")
+ORDER = ("storage_uploads", "photo_pages", "photo_save", "migration", "memory", "memory_gunicorn")
 TARGETS_COMMENT = re.compile(r"<!-- targets: (.*?) -->")
 
 

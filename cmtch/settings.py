@@ -157,12 +157,13 @@ PHOTO_MAX_SIDE = int(os.environ.get("PHOTO_MAX_SIDE", 2048))
 PHOTO_RENDITION_WIDTHS = (480, 1024)
 # Memory (Render's free instance: 512 MB in all; storage/photo_budget.py, bench/memory.py). A format
 # whose decoding costs more per pixel has a lower cap, each overridable by PHOTO_MAX_PIXELS_<FORMAT>:
-# WebP has no cheap path in Pillow (two full-size RGBA canvases and a copy: about 16 bytes a pixel).
+# WebP has no cheap path in Pillow (two full-size RGBA canvases and a copy: about 16 bytes a pixel);
+# HEIC costs about 5 bytes a pixel in libheif (40 MP: 200 MB), so 32 MP (an iPhone's 24 MP passes).
 PHOTO_MAX_PIXELS_BY_FORMAT = {
     image_format: min(PHOTO_MAX_PIXELS, int(os.environ.get(f"PHOTO_MAX_PIXELS_{name}", default)))
     for image_format, name, default in (("JPEG", "JPEG", 40_000_000), ("PNG", "PNG", 40_000_000),
                                         ("GIF", "GIF", 40_000_000), ("WEBP", "WEBP", 12_000_000),
-                                        ("HEIF", "HEIC", 40_000_000))
+                                        ("HEIF", "HEIC", 32_000_000))
 }
 # Photos decoded at once per process (the others wait for their turn), and how long one waits
 # before the editor is told to try again: on 0.1 CPU a 40 MP photo takes 10-30 s, so the third of

@@ -91,8 +91,9 @@ def give_memory_back():
     """Hand freed memory back to the system. Pillow allocates a big image in 16 MB blocks; glibc
     serves those from its heaps once its mmap threshold has grown past them, and keeps the freed
     heap memory for later, so without this a worker stays at its biggest photo's peak for good.
-    ``malloc_trim(0)`` returns the free pages of every heap at once (bench/memory.py: "after,
-    trimmed" against "after, no trim"): cheaper than recycling the worker (gunicorn --max-requests),
-    which pays Django's start again on 0.1 CPU and still keeps the memory until the Nth request."""
+    ``malloc_trim(0)`` returns the free pages of the main heap (all of them with MALLOC_ARENA_MAX=1,
+    as the Procfile runs the site; glibc cannot trim the top of the other threads' heaps) — cheaper
+    than recycling the worker (gunicorn --max-requests), which pays Django's start again on 0.1 CPU
+    and still keeps the memory until the Nth request. Figures: bench/memory.py, "kept after four"."""
     if _trim is not None:
         _trim(0)

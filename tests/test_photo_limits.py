@@ -164,7 +164,7 @@ def noisy(mode, size=(97, 61)):
 
 
 @pytest.mark.parametrize(("mode", "target"), [("P", "RGBA"), ("1", "L"), ("L", "L"), ("LA", "RGBA"), ("RGB", "RGB"),
-                                              ("RGBA", "RGBA"), ("I;16", "L")])
+                                              ("CMYK", "CMYK"), ("RGBA", "RGBA"), ("I;16", "L")])
 @pytest.mark.parametrize("factor", [1, 3, 4])
 def test_reducing_band_by_band_gives_exactly_the_whole_image_reduced(monkeypatch, mode, target, factor):
     monkeypatch.setattr(decoding, "BAND_PIXELS", 500)  # many bands, the last one short
