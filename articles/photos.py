@@ -4,10 +4,9 @@ database when the host does not answer, and push what was parked later. No photo
 Views and admin call these functions; the storage API (``default_storage``) does the FTP work.
 """
 
-import dataclasses
 import functools
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -45,7 +44,7 @@ def process_upload(data, filename, wait_as_long_as_it_takes=False):
     for its turn to be decoded; a batch (the migration) passes ``wait_as_long_as_it_takes``."""
     budget = photo_budget()
     if wait_as_long_as_it_takes:
-        budget = dataclasses.replace(budget, wait_seconds=None)
+        budget = replace(budget, wait_seconds=None)
     return process_photo(data, filename=filename, max_bytes=settings.PHOTO_MAX_BYTES,
                          max_pixels=settings.PHOTO_MAX_PIXELS, max_side=settings.PHOTO_MAX_SIDE,
                          rendition_widths=settings.PHOTO_RENDITION_WIDTHS, budget=budget)

@@ -12,8 +12,8 @@ threads (a gunicorn gthread worker serving four editors). It reports:
 - CPU seconds: the process's user + system time for the work, per photo;
 - RSS after: what the process still holds once the work is done, four ways: glibc's defaults (no
   trim), ``malloc_trim(0)`` after each photo only (``storage.photo_budget.give_memory_back``), that
-  trim with a fixed mmap threshold (``MALLOC_MMAP_THRESHOLD_``), and as shipped: the trim with one
-  malloc arena (``MALLOC_ARENA_MAX=1``, as the Procfile sets it).
+  trim with one malloc arena (``MALLOC_ARENA_MAX=1``), and as shipped: the trim with a fixed mmap
+  threshold (``MALLOC_MMAP_THRESHOLD_``, as the Procfile sets it).
 
 Runs are pinned to one core (``taskset -c 0``) when taskset exists: Render's free instance has
 about 0.1 CPU, so its wall time is about ten times the CPU seconds shown here.
@@ -49,10 +49,10 @@ ISSUE_CASES = [
 FORMAT_OF_KIND = {"JPEG": "JPEG", "PNG": "PNG", "PNG + alpha": "PNG", "1-bit PNG": "PNG", "WebP": "WEBP", "GIF": "GIF",
                   "HEIC": "HEIF"}
 # How the child process gives memory back: as the Procfile runs the site, trim only, glibc's defaults.
-MEMORY_SETTINGS = {"shipped": ({"MALLOC_ARENA_MAX": "1"}, True),
-                   "mmap threshold": ({"MALLOC_MMAP_THRESHOLD_": "1048576"}, True), "trim only": ({}, True),
+MEMORY_SETTINGS = {"shipped": ({"MALLOC_MMAP_THRESHOLD_": "1048576"}, True),
+                   "one arena": ({"MALLOC_ARENA_MAX": "1"}, True), "trim only": ({}, True),
                    "glibc defaults": ({}, False)}
-KEPT_ORDER = ("glibc defaults", "trim only", "mmap threshold", "shipped")
+KEPT_ORDER = ("glibc defaults", "trim only", "one arena", "shipped")
 # The same measurement (this module's child, same files, one core) on commit f5aa25f, before issue 8:
 # label: (peak one, peak four at once, CPU s per photo), MB.
 BEFORE = {"JPEG 40 MP": (70, 277, 0.58), "PNG 40 MP": (204, 813, 1.68), "PNG + alpha 40 MP": (510, 2034, 19.4),
@@ -205,11 +205,12 @@ with four editors): they take turns (`PHOTO_DECODES_AT_ONCE=1`). **CPU** = user 
 measurement on commit f5aa25f (before issue 8), same files; **issue** = the issue's figure on a gunicorn worker
 (its peak minus the 54 MB idle). **Kept after four** = RSS still held, above idle, once four photos in four
 threads are done, and **peak of four** the same runs' peak: glibc's defaults / `malloc_trim(0)` after each
-photo / trim + `MALLOC_MMAP_THRESHOLD_=1048576` / as shipped, trim + `MALLOC_ARENA_MAX=1` (the Procfile's).
+photo / trim + `MALLOC_ARENA_MAX=1` / as shipped, trim + `MALLOC_MMAP_THRESHOLD_=1048576` (the Procfile's).
 
 {table(("photo", "pixels", "file", "issue: peak", "before: peak", "peak above idle", "outcome", "before: CPU",
         "CPU", "before: four at once", "four at once: peak", "four: outcomes",
-        "kept after four: defaults / trim / mmap / shipped", "peak of four: defaults / trim / mmap / shipped"), rows)}
+        "kept after four: defaults / trim / one arena / shipped",
+        "peak of four: defaults / trim / one arena / shipped"), rows)}
 
 Worst accepted photo: **{mb(worst)}** above idle; worst peak with four at once: **{mb(worst_four)}** above idle.
 CPU of all the four-at-once runs: {" / ".join(f"{memory} {cpu:.1f} s" for memory, cpu in cpu_of.items())}.
@@ -233,10 +234,12 @@ A worker's start (`import cmtch.wsgi`): {boot_cpu:.2f} CPU s and {mb(boot_rss)} 
   and each thread's photo lands in that thread's own heap, so four in turn cost more than one ("peak of four").
   `malloc_trim(0)` after each photo returns the main heap's free pages but not the top of the per-thread heaps,
   where Pillow's 16 MB blocks land once glibc's dynamic mmap threshold has grown past them (glibc trims only the
-  main heap's top): tens of MB stay. A fixed mmap threshold (every block of 1 MB or more mapped, and unmapped
-  when freed) keeps the least, but maps fresh zeroed pages for every block: the most CPU (total above). One
-  arena (`MALLOC_ARENA_MAX=1`) puts every thread's blocks in the main heap, which the trim empties: about as
-  little kept, at the defaults' CPU — what the Procfile sets. `gunicorn --max-requests`
+  main heap's top): tens of MB stay. One arena (`MALLOC_ARENA_MAX=1`) puts every thread's blocks in the main
+  heap, which the trim empties, at the defaults' CPU, but libheif's and Pillow's big blocks then fragment that
+  one heap: peaks rise (HEIC at its cap above 200 MB). A fixed mmap threshold (`MALLOC_MMAP_THRESHOLD_=1048576`:
+  every block of 1 MB or more mapped on its own, and unmapped when freed) gives the lowest peaks and keeps the
+  least, for about 10 % more CPU (fresh zeroed pages for every block; totals above) — what the Procfile sets,
+  memory being the scarcer of the two on Render's free instance. `gunicorn --max-requests`
   would return everything only when the worker is recycled at its Nth request — the big photo's memory stays until
   then — and each recycle pays a worker's start again ({boot_cpu:.1f} CPU s here, about {boot_cpu * 10:.0f} s on
   Render's 0.1 CPU): not used.

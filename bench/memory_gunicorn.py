@@ -192,7 +192,7 @@ def main():
             say(" | ".join(rows[-1]))
     body = f"""
 A real gunicorn started by the Procfile's own command (so with its worker count, threads and
-`MALLOC_ARENA_MAX=1`), SQLite, the embedded FTPS server on loopback; an editor logs in and adds an article
+`MALLOC_MMAP_THRESHOLD_`), SQLite, the embedded FTPS server on loopback; an editor logs in and adds an article
 with the photo through the admin (multipart POST, CSRF): the whole request path. Worker RSS from `/proc`: idle
 after one page, VmHWM (its peak) after the upload(s), VmRSS after; a fresh gunicorn for each run. "Issue" = the peak the
 issue measured on a gunicorn worker before this work.

@@ -9,13 +9,10 @@ up N of those peaks: the others wait for their turn, a bounded time, then get a 
 
 import ctypes
 import ctypes.util
-import logging
 import math
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-
-logger = logging.getLogger(__name__)
 
 
 class NoDecodeSlot(Exception):
@@ -88,12 +85,11 @@ _trim = _malloc_trim()
 
 
 def give_memory_back():
-    """Hand freed memory back to the system. Pillow allocates a big image in 16 MB blocks; glibc
-    serves those from its heaps once its mmap threshold has grown past them, and keeps the freed
-    heap memory for later, so without this a worker stays at its biggest photo's peak for good.
-    ``malloc_trim(0)`` returns the free pages of the main heap (all of them with MALLOC_ARENA_MAX=1,
-    as the Procfile runs the site; glibc cannot trim the top of the other threads' heaps) — cheaper
-    than recycling the worker (gunicorn --max-requests), which pays Django's start again on 0.1 CPU
-    and still keeps the memory until the Nth request. Figures: bench/memory.py, "kept after four"."""
+    """Hand freed memory back to the system after a photo. ``malloc_trim(0)`` returns the free pages
+    of glibc's heaps, but not the top of the other threads' heaps, where big blocks land once
+    glibc's dynamic mmap threshold has grown past Pillow's 16 MB blocks; so the Procfile also fixes
+    that threshold (MALLOC_MMAP_THRESHOLD_), and big blocks are unmapped as soon as they are freed.
+    Cheaper than recycling the worker (gunicorn --max-requests), which pays Django's start again on
+    0.1 CPU and keeps the memory until the Nth request. Figures: bench/memory.py, "kept after four"."""
     if _trim is not None:
         _trim(0)
