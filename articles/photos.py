@@ -4,8 +4,8 @@ database when the host does not answer, and push what was parked later. No photo
 Views and admin call these functions; the storage API (``default_storage``) does the FTP work.
 """
 
-import functools
 import logging
+import threading
 from dataclasses import dataclass, field, replace
 
 from django.conf import settings
@@ -27,10 +27,17 @@ UPLOADED = "uploaded"
 PENDING = "pending"
 
 
-@functools.cache
+_decode_slots = {}
+_decode_slots_lock = threading.Lock()
+
+
 def decode_slots(count):
-    """One per process (and count): every request thread and migration worker waits on the same."""
-    return DecodeSlots(count)
+    """One per process (and count): every request thread and migration worker waits on the same.
+    Under a lock: two requests arriving together at a fresh worker must not get one each."""
+    with _decode_slots_lock:
+        if count not in _decode_slots:
+            _decode_slots[count] = DecodeSlots(count)
+        return _decode_slots[count]
 
 
 def photo_budget():

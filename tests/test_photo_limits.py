@@ -254,3 +254,37 @@ def test_a_refused_or_damaged_photo_gives_its_slot_back():
         process(photo("PNG"), PhotoBudget(slots=slots, caps={"PNG": CAP}))
     assert slots.busy == 0
     assert process(photo("PNG"), PhotoBudget(slots=slots, wait_seconds=0)).original.width == 600
+
+
+def test_every_caller_in_a_process_shares_one_set_of_slots(settings):
+    from articles.photos import photo_budget
+
+    assert photo_budget().slots is photo_budget().slots
+    settings.PHOTO_DECODES_AT_ONCE = 2
+    assert photo_budget().slots.count == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_tells_the_editor_to_retry_when_the_slot_stays_busy(editor_client, hostgator,  # noqa: F811
+                                                                      settings):
+    from articles.photos import photo_budget
+
+    settings.PHOTO_DECODE_WAIT_SECONDS = 0
+    holding, release = threading.Event(), threading.Event()
+
+    def other_editor():
+        with photo_budget().slots.held(None):
+            holding.set()
+            release.wait()
+
+    holder = threading.Thread(target=other_editor)
+    holder.start()
+    try:
+        assert holding.wait(60)
+        response = editor_client.post(reverse("admin:articles_article_add"),
+                                      article_form(photo=upload("match.jpg", photo("JPEG"))))
+    finally:
+        release.set()
+        holder.join()
+    assert "réessayez" in response.context["adminform"].form.errors["photo"][0]
+    assert Article.objects.count() == 0 and files_on_server(hostgator.root) == []
