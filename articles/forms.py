@@ -2,7 +2,8 @@ from django import forms
 from django.conf import settings
 
 from articles.models import Article
-from storage.images import ImageRejected, process_photo, too_heavy
+from articles.photo_processing import process_upload
+from storage.images import ImageRejected, too_heavy
 
 
 def checked_photo(upload):
@@ -16,14 +17,7 @@ def checked_photo(upload):
         try:
             if upload.size > settings.PHOTO_MAX_BYTES:  # before reading a file that large into memory
                 raise too_heavy(upload.size, settings.PHOTO_MAX_BYTES)
-            result = process_photo(
-                upload.read(),
-                filename=upload.name,
-                max_bytes=settings.PHOTO_MAX_BYTES,
-                max_pixels=settings.PHOTO_MAX_PIXELS,
-                max_side=settings.PHOTO_MAX_SIDE,
-                rendition_widths=settings.PHOTO_RENDITION_WIDTHS,
-            )
+            result = process_upload(upload.read(), upload.name)
         except ImageRejected as rejected:
             result = rejected
         upload.checked_photo = result

@@ -22,10 +22,11 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.utils import timezone
 
 from articles.models import Article
+from articles.photo_processing import process_upload
 from articles.photos import photo_files
 from storage.backends import HostGatorStorage
 from storage.errors import HostGatorBusy, HostGatorError, HostGatorLoginError, HostGatorTLSError, HostGatorUnavailable
-from storage.images import ImageRejected, photo_name, process_photo
+from storage.images import ImageRejected, photo_name
 
 logger = logging.getLogger(__name__)
 
@@ -158,9 +159,8 @@ class Migration:
         if local is None:
             outcome.status, outcome.detail = MISSING, "file found nowhere"
             return
-        processed = process_photo(local.read_bytes(), filename=local.name, max_bytes=settings.PHOTO_MAX_BYTES,
-                                  max_pixels=settings.PHOTO_MAX_PIXELS, max_side=settings.PHOTO_MAX_SIDE,
-                                  rendition_widths=settings.PHOTO_RENDITION_WIDTHS)
+        # The workers share the process's decode slots: memory stays that of one photo at a time.
+        processed = process_upload(local.read_bytes(), local.name, wait_as_long_as_it_takes=True)
         own_name = photo_name(slug, processed.content_hash, processed.extension,
                               timezone.localtime(published_at).date())
         new = self.names.claim(processed.content_hash, own_name)

@@ -188,7 +188,8 @@ def machine_line():
 
 # --- RESULTS.md ---------------------------------------------------------------------------------
 
-ORDER = ("storage_uploads", "photo_pages", "photo_save", "migration", "login", "host_limits")
+ORDER = ("storage_uploads", "photo_pages", "photo_save", "migration", "memory", "memory_gunicorn", "login",
+         "host_limits")
 TARGETS_COMMENT = re.compile(r"<!-- targets: (.*?) -->")
 
 

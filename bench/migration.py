@@ -139,7 +139,7 @@ def run_ours(cert, paths, workers, limit):
 
     make_articles(paths)
     breakdown = Breakdown()
-    breakdown.wrap(photo_migration, "process_photo", "process_photo (normalise + renditions)")
+    breakdown.wrap(photo_migration, "process_upload", "process_photo (normalise + renditions)")
     breakdown.wrap(HostGatorStorage, "save_many", "save_many (3 files, atomic)")
     server = server_for(f"ours-{workers}", cert)
     failures = []

@@ -102,7 +102,7 @@ def create_articles(count):
                                       rendition_widths=settings.PHOTO_RENDITION_WIDTHS)
         with stopwatch() as uploading:
             outcome = attach_photo(article, processed)
-        if outcome != UPLOADED:
+        if outcome.state != UPLOADED:
             raise RuntimeError(f"photo {index} was not uploaded ({outcome}): see the log")
         process_times.append(processing())
         upload_times.append(uploading())

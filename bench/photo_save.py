@@ -120,7 +120,7 @@ def editor_saves(server, data, count):
             article = Article.objects.create(title=f"Photo save {index}", published=True)
             with stopwatch() as elapsed:
                 outcome = attach_photo(article, process(data))
-            if outcome != UPLOADED:
+            if outcome.state != UPLOADED:
                 raise RuntimeError(f"attach_photo: {outcome}")
             times.append(elapsed())
     return times

@@ -96,3 +96,57 @@ def small_photos(count):
         _cached(path, lambda index=index: _make(SMALL_SIZE, 2.5, SMALL_QUALITY, 50_000 + index, index))
         paths.append(path)
     return paths
+
+
+# --- big photos for bench.memory: one per format and size, cached in bench/.work/memory/ ----------
+
+def _photo_like(size, fine_noise, grain=(64, 16, 4)):
+    """Gradients + grain at several scales (``grain``: divisors of the size); ``fine_noise`` adds
+    pixel-level grain: what makes JPEG/WebP/HEIC files as heavy as a camera's. A PNG keeps to coarse
+    grain, or a 40 MP file would be far above PHOTO_MAX_BYTES (a real 40 MP PNG is a graphic)."""
+    width, height = size
+    channels = []
+    for gradient in (Image.linear_gradient("L"), Image.radial_gradient("L"), Image.linear_gradient("L").rotate(90)):
+        channel = gradient.resize(size)
+        for divisor in grain:
+            small = Image.effect_noise((max(1, width // divisor), max(1, height // divisor)), 12)
+            channel = ImageChops.add(channel, small.resize(size, Image.Resampling.BICUBIC), offset=-128)
+        if fine_noise:
+            channel = ImageChops.add(channel, Image.effect_noise(size, fine_noise), offset=-128)
+        channels.append(channel)
+    return Image.merge("RGB", channels)
+
+
+def _encoded(kind, size):
+    buffer = io.BytesIO()
+    if kind == "1-bit PNG":  # the issue's 4.8 KB file: all white, declaring ~39 MP
+        from tests.hostile_images import one_bit_png
+
+        return one_bit_png(*size, rows=size[1])
+    if kind == "GIF":  # a palette poster: 256 colours in blocks (GIF is no camera format)
+        small = _photo_like((size[0] // 4, size[1] // 4), 0).quantize(256)
+        small.resize(size, Image.Resampling.NEAREST).save(buffer, "GIF")
+    elif kind in ("PNG", "PNG + alpha"):
+        image = _photo_like(size, 0, grain=(64,))
+        if kind == "PNG + alpha":  # see-through around the edges, as a cut-out logo or player
+            image.putalpha(ImageChops.invert(Image.radial_gradient("L").resize(size)).point(lambda v: min(255, v * 3)))
+        image.save(buffer, "PNG", compress_level=6)
+    elif kind == "JPEG":
+        _photo_like(size, 6).save(buffer, "JPEG", quality=88, exif=_phone_exif(0))
+    elif kind == "WebP":
+        _photo_like(size, 6).save(buffer, "WEBP", quality=80, method=2)
+    elif kind == "HEIC":
+        import pillow_heif
+
+        pillow_heif.from_pillow(_photo_like(size, 3)).save(buffer, quality=60)
+    else:
+        raise ValueError(kind)
+    return buffer.getvalue()
+
+
+def big_photo(kind, size):
+    """Path of a ``kind`` file ("JPEG", "PNG", "PNG + alpha", "1-bit PNG", "WebP", "GIF", "HEIC") of ``size``."""
+    suffix = {"JPEG": "jpg", "WebP": "webp", "GIF": "gif", "HEIC": "heic"}.get(kind, "png")
+    path = WORK / "memory" / f"{kind.replace(' + ', '-').replace(' ', '-').lower()}-{size[0]}x{size[1]}.{suffix}"
+    _cached(path, lambda: _encoded(kind, size))
+    return path

@@ -135,7 +135,7 @@ if os.environ.get("HOSTGATOR_FTP_PASSWORD"):
         "TLS_FINGERPRINT": os.environ.get("HOSTGATOR_FTP_TLS_FINGERPRINT") or None,
         "TIMEOUT": float(os.environ.get("HOSTGATOR_FTP_TIMEOUT", "15")),
         "PASSIVE": env_flag("HOSTGATOR_FTP_PASSIVE", default=True),
-        # 3 per process: two gunicorn workers use 6 of the host's 8 per IP, leaving room for a command.
+        # 3 per process: a photo's 3 files in parallel; the host's 8 per IP leave room for a command.
         "MAX_CONNECTIONS": int(os.environ.get("HOSTGATOR_FTP_MAX_CONNECTIONS", "3")),
         "TRANSFER_TIMEOUT": float(os.environ.get("HOSTGATOR_FTP_TRANSFER_TIMEOUT", "60")),
         "FILE_MODE": os.environ.get("HOSTGATOR_FTP_FILE_MODE", "644") or None,
@@ -162,6 +162,21 @@ PHOTO_MAX_BYTES = int(os.environ.get("PHOTO_MAX_BYTES", 15 * 1024 * 1024))
 PHOTO_MAX_PIXELS = int(os.environ.get("PHOTO_MAX_PIXELS", 40_000_000))
 PHOTO_MAX_SIDE = int(os.environ.get("PHOTO_MAX_SIDE", 2048))
 PHOTO_RENDITION_WIDTHS = (480, 1024)
+# Memory (Render's free instance: 512 MB in all; storage/photo_budget.py, bench/memory.py). A format
+# whose decoding costs more per pixel has a lower cap, each overridable by PHOTO_MAX_PIXELS_<FORMAT>:
+# WebP has no cheap path in Pillow (two full-size RGBA canvases and a copy: about 16 bytes a pixel);
+# HEIC costs about 5 bytes a pixel in libheif (40 MP: 200 MB), so 32 MP (an iPhone's 24 MP passes).
+PHOTO_MAX_PIXELS_BY_FORMAT = {
+    image_format: min(PHOTO_MAX_PIXELS, int(os.environ.get(f"PHOTO_MAX_PIXELS_{name}", default)))
+    for image_format, name, default in (("JPEG", "JPEG", 40_000_000), ("PNG", "PNG", 40_000_000),
+                                        ("GIF", "GIF", 40_000_000), ("WEBP", "WEBP", 12_000_000),
+                                        ("HEIF", "HEIC", 32_000_000))
+}
+# Photos decoded at once per process (the others wait for their turn), and how long one waits
+# before the editor is told to try again: on 0.1 CPU a 40 MP photo takes 10-30 s, so the third of
+# three editors uploading at once may wait about a minute.
+PHOTO_DECODES_AT_ONCE = int(os.environ.get("PHOTO_DECODES_AT_ONCE", 1))
+PHOTO_DECODE_WAIT_SECONDS = float(os.environ.get("PHOTO_DECODE_WAIT_SECONDS", 60))
 # Django must not refuse a 15 MB photo before our own check can explain why.
 DATA_UPLOAD_MAX_MEMORY_SIZE = PHOTO_MAX_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -83,8 +83,8 @@ class FTPConfig:
     tls_fingerprint: str | None = field(default=None, repr=False)
     timeout: float = 15.0
     passive: bool = True
-    # 3: two gunicorn workers x 3 = 6 of the host's 8 per IP, so check_hostgator, the retry or the
-    # migration run from the same address still find a free slot.
+    # 3: a photo's three files in parallel, and of the host's 8 per IP enough left (even with a
+    # second gunicorn worker) for check_hostgator, the retry or the migration run from the same address.
     max_connections: int = 3
     file_mode: str | None = "644"
     transfer_timeout: float = 60.0

@@ -20,6 +20,9 @@ Decisions:
   network preview). Extension: "jpg" or "png". Renditions share the original's format.
 - Animated GIF/WebP/PNG keep their first frame only: a news photo is a still, and decoding every
   frame would multiply the memory a small file can claim.
+- Memory: each format is decoded by its cheapest path (storage/decoding.py); formats with no cheap
+  path have a lower pixel cap, and photos are decoded one at a time per process
+  (storage/photo_budget.py). bench/memory.py measures what each format costs.
 - Everything an upload carried besides its pixels is dropped (EXIF with GPS, XMP, comments, ICC
   profile after conversion to sRGB, text chunks): re-encoding from pixels also drops whatever was
   appended or hidden in the file.
@@ -27,19 +30,19 @@ Decisions:
 
 import hashlib
 import io
-import logging
 import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
 
 import pillow_heif
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, UnidentifiedImageError
 
+from storage.decoding import capped_size, decode_small, webp_canvas_size
 from storage.names import DANGEROUS_EXTENSIONS
+from storage.photo_budget import NoDecodeSlot, PhotoBudget
 
 pillow_heif.register_heif_opener()
-logger = logging.getLogger(__name__)
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "HEIF")  # what Image.open may try, in this order
 JPEG_QUALITY = 85
@@ -63,7 +66,9 @@ START_LENGTH = 1445
 REFUSED_SIGNATURES = ((b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"\x00\x00\x01\x00", "ICO"),
                       (b"8BPS", "PSD (Photoshop)"))
 
-SIXTEEN_BIT_GREY = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+# For callers that name no budget (tests, one-off scripts): no per-format cap, one photo at a time.
+DEFAULT_BUDGET = PhotoBudget()
+FORMAT_NAMES = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP", "GIF": "GIF", "HEIF": "HEIC"}
 
 
 class ImageRejected(Exception):
@@ -90,21 +95,26 @@ class ProcessedPhoto:
     extension: str  # "jpg" or "png"
 
 
-def process_photo(data, filename, max_bytes, max_pixels, max_side, rendition_widths):
-    """Check an upload and return it normalised with its renditions, or raise ImageRejected."""
+def process_photo(data, filename, max_bytes, max_pixels, max_side, rendition_widths, budget=DEFAULT_BUDGET):
+    """Check an upload and return it normalised with its renditions, or raise ImageRejected.
+    ``budget`` (storage/photo_budget.py): per-format pixel caps and the decode slot to wait for."""
     refuse_dangerous_name(filename)
     if not data:
         raise ImageRejected("Le fichier envoyé est vide : choisissez à nouveau la photo.", "empty")
     if len(data) > max_bytes:
         raise too_heavy(len(data), max_bytes)
     refuse_code(data)  # PHP or a script anywhere: such a file never reaches a parser
-    image = open_header(data, max_pixels)  # SVG, HTML, PDF... stop here: not an image
-    refuse_markup(data)  # an image whose first bytes a browser would take for a page
-    image = decode(image, max_side)
-    image = normalise(image, max_side)
-    original = encode(image)
+    try:
+        with budget.slots.held(budget.wait_seconds):  # from the header on: WebP's takes memory already
+            image = open_header(data, max_pixels, budget)  # SVG, HTML, PDF... stop here: not an image
+            refuse_markup(data)  # an image whose first bytes a browser would take for a page
+            image = normalise(decode(image, data, max_side), max_side)
+            original = encode(image)
+            renditions = renditions_of(image, rendition_widths)
+    except NoDecodeSlot:
+        raise ImageRejected("Le serveur traite déjà d'autres photos et n'a pas pu prendre la vôtre à temps : "
+                            "réessayez dans une minute (l'article n'a pas été enregistré).", "busy") from None
     refuse_hidden_code(original.data)
-    renditions = renditions_of(image, rendition_widths)
     for rendition in renditions.values():
         refuse_hidden_code(rendition.data)
     return ProcessedPhoto(original=original, renditions=renditions, content_hash=content_hash(original.data),
@@ -113,7 +123,7 @@ def process_photo(data, filename, max_bytes, max_pixels, max_side, rendition_wid
 
 def make_renditions(data, widths):
     """Renditions of a photo process_photo already normalised (e.g. one that waited for the host)."""
-    image = decode(open_header(data, max_pixels=math.inf), max_side=math.inf)
+    image = decode(open_header(data, max_pixels=math.inf), data, max_side=math.inf)
     return renditions_of(image, widths)
 
 
@@ -174,20 +184,38 @@ def too_heavy(size, max_bytes):
                          .replace(".", ",", 1), "too_large")
 
 
-def too_many_pixels(max_pixels, width=None, height=None):
-    size = f"est trop grande ({width} × {height} pixels)" if width else "annonce une taille démesurée"
-    return ImageRejected(f"Cette image {size} : {max_pixels / 1e6:.0f} mégapixels au plus. "
-                         "Réduisez-la puis envoyez-la à nouveau.", "too_many_pixels")
+def too_many_pixels(max_pixels, width=None, height=None, image_format=None):
+    """The refusal names the size to export at: the photo's own proportions within ``max_pixels``.
+    ``image_format``: the format whose own cap (lower than the others') was passed."""
+    if not width:
+        return ImageRejected(f"Cette image annonce une taille démesurée : {megapixels(max_pixels)} au plus. "
+                             "Réduisez-la puis envoyez-la à nouveau.", "too_many_pixels")
+    scale = math.sqrt(max_pixels / (width * height))
+    fit_width, fit_height = max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
+    what = f"Cette photo {FORMAT_NAMES[image_format]}" if image_format else "Cette image"
+    advice = ", ou en JPEG" if image_format else ""  # JPEG has the cheapest decoding: the highest cap
+    return ImageRejected(f"{what} est trop grande ({width} × {height} pixels, {megapixels(width * height)}) : "
+                         f"exportez-la en {fit_width} × {fit_height} pixels au plus ({megapixels(max_pixels)})"
+                         f"{advice}, puis envoyez-la à nouveau.", "too_many_pixels")
+
+
+def megapixels(pixels):
+    """Say "12,5 mégapixels" (or "40 mégapixels"): one decimal where it says something, a decimal comma."""
+    value = f"{pixels / 1e6:.1f}".replace(".", ",").removesuffix(",0")
+    return f"{value} mégapixels"
 
 
 def not_an_image():
     return ImageRejected("Ce fichier n'est pas une image reconnue (JPEG, PNG, WebP, GIF ou HEIC).", "not_an_image")
 
 
-def open_header(data, max_pixels):
-    """The image's header, read by one of the accepted plugins only, and its size checked: no
-    pixel is decoded yet, so a small file declaring a huge image (a decompression bomb) never
-    gets the memory it asks for."""
+def open_header(data, max_pixels, budget=DEFAULT_BUDGET):
+    """The image's header, read by one of the accepted plugins only, and its size checked against
+    ``max_pixels`` and its format's cap: no pixel is decoded yet, so a small file declaring a huge
+    image (a decompression bomb) never gets the memory it asks for."""
+    webp_size = webp_canvas_size(data)  # Pillow's WebP decoder takes its canvases in open() already
+    if webp_size:
+        refuse_above_caps(webp_size, "WEBP", max_pixels, budget)
     try:
         image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except Image.DecompressionBombError:
@@ -202,32 +230,27 @@ def open_header(data, max_pixels):
         raise not_an_image() from None
     except Exception:  # a header broken in a way its plugin did not foresee
         raise not_an_image() from None
-    width, height = image.size
-    if width * height > max_pixels:
-        raise too_many_pixels(max_pixels, width, height)
+    refuse_above_caps(image.size, image.format, max_pixels, budget)
     return image
 
 
-def decode(image, max_side):
-    """Decode the first frame, upright. Any failure to decode means a damaged or hostile file,
-    whatever type Pillow raises for it (OSError, SyntaxError, EOFError, struct.error, ValueError...)."""
+def refuse_above_caps(size, image_format, max_pixels, budget):
+    width, height = size
+    format_cap = budget.cap_for(image_format)
+    if width * height > min(max_pixels, format_cap):
+        raise too_many_pixels(min(max_pixels, format_cap), width, height,
+                              image_format if format_cap < max_pixels else None)
+
+
+def decode(image, data, max_side):
+    """The first frame, upright, reduced towards max_side (storage/decoding.py). Any failure to
+    decode means a damaged or hostile file, whatever type Pillow raises for it (OSError,
+    SyntaxError, EOFError, struct.error, ValueError...)."""
     try:
-        if image.format in ("JPEG", "MPO"):
-            # libjpeg can decode at 1/2, 1/4 or 1/8 scale for free: a 48 MP photo headed for
-            # 2048 px never fills memory at full size. draft() keeps at least the requested size.
-            image.draft(None, capped_size(image.size, max_side))
-        image.load()
+        return decode_small(image, data, max_side)
     except Exception:
         raise ImageRejected("Cette image est abîmée ou incomplète : elle ne peut pas être lue. Envoyez-la à nouveau, "
                             "ou exportez-la en JPEG depuis l'appareil.", "corrupt") from None
-    try:
-        # In place: no copy of the pixels. HEIF comes already turned by libheif (orientation 1).
-        ImageOps.exif_transpose(image, in_place=True)
-    except Exception as error:
-        # Pillow turns the pixels first, then rewrites the EXIF without the orientation; a damaged
-        # EXIF can fail that rewrite. The EXIF is dropped anyway and the pixels are fine: go on.
-        logger.info("Damaged EXIF ignored while turning a photo upright: %r", error)
-    return image
 
 
 # --- normalisation ------------------------------------------------------------------------------
@@ -236,7 +259,6 @@ def normalise(image, max_side):
     """sRGB pixels ("RGB", or "RGBA" when some pixel is see-through), long side <= max_side, and
     nothing else: no EXIF, GPS, XMP, ICC profile or comment survives."""
     icc_profile = image.info.get("icc_profile")
-    image = simple_mode(image)
     if max(image.size) > max_side:
         # Resized before the colour conversion: same result to the eye, a fraction of the work.
         image = image.resize(capped_size(image.size, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
@@ -244,24 +266,6 @@ def normalise(image, max_side):
     if image.mode == "RGBA" and image.getextrema()[3][0] == 255:
         image = image.convert("RGB")  # an alpha channel nobody uses: a JPEG is far lighter
     image.info.clear()  # encoders copy comments and profiles from info; nothing there may leave
-    return image
-
-
-def capped_size(size, max_side):
-    width, height = size
-    scale = min(1.0, max_side / max(width, height))
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def simple_mode(image):
-    """One of L, RGB, RGBA, CMYK: the modes a colour profile can be applied to and Pillow resizes well."""
-    if image.mode in SIXTEEN_BIT_GREY:
-        # Converting 16-bit grey straight to "L" clips everything above 255 to white: scale first.
-        image = image.convert("I").point(lambda value: value / 257).convert("L")
-    if image.has_transparency_data:
-        return image.convert("RGBA")
-    if image.mode not in ("L", "RGB", "CMYK"):
-        return image.convert("RGB")
     return image
 
 
@@ -286,7 +290,9 @@ def output_format(image):
 def encode(image):
     buffer = io.BytesIO()
     if output_format(image) == "PNG":
-        image.save(buffer, "PNG", optimize=True)
+        # zlib level 6, not optimize (level 9): on a 2048 px photo with a cut-out, 9 took 12 times the
+        # CPU (13 s, over 2 minutes on Render's 0.1 CPU) for a file 8 % smaller (bench/memory.py).
+        image.save(buffer, "PNG", compress_level=6)
     else:
         image.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
     return Rendition(data=buffer.getvalue(), width=image.width, height=image.height)
