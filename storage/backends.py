@@ -24,7 +24,7 @@ from storages.backends.ftp import FTPStorage
 from storages.base import BaseStorage
 
 from storage.errors import HostGatorRefused, UnsafeName
-from storage.ftp import FTPConfig
+from storage.ftp_config import FTPConfig
 from storage.ftp_pool import FTPPool
 from storage.names import CONTROL_CHARACTERS, check_safe_name
 

@@ -19,33 +19,26 @@ the bytes still flow. After the last byte of an upload, the wait for the server'
 lasts as long as the bytes still in flight keep moving (see ``wait_until_delivered``), so a slow
 but honest link is not cut after ``timeout`` seconds.
 
-The pool lives in storage/ftp_pool.py, the meaning of replies in storage/ftp_replies.py.
+Around it: storage/ftp_config.py (settings), storage/ftp_session.py (one ftplib session: TLS,
+deadline-bounded replies), storage/ftp_transfer.py (the ends of transfers, name claims),
+storage/ftp_replies.py (what replies mean), storage/ftp_pool.py (the pool).
 """
 
-import array
-import fcntl
 import ftplib
-import hashlib
 import io
 import logging
 import posixpath
 import secrets
 import select
-import socket
 import ssl
-import termios
-import threading
 import time
 from contextlib import suppress
-from dataclasses import dataclass, field
 
 from storage.errors import (
-    HostGatorBusy,
-    HostGatorRefused,
-    HostGatorTLSError,
     HostGatorUnavailable,
     TransferDeadlineExceeded,
 )
+from storage.ftp_config import ServerState
 from storage.ftp_replies import (
     RemoteFile,
     means_host_full,
@@ -57,6 +50,8 @@ from storage.ftp_replies import (
     same_mode,
     translate,
 )
+from storage.ftp_session import PlainFTP, SecureFTP, close_quietly, enable_mode_fact, read_features, tls_context
+from storage.ftp_transfer import NameClaim, Transfer, wait_until_delivered
 from storage.names import TEMP_PREFIX, VISIBLE_TEMP_PREFIX, is_temporary
 
 logger = logging.getLogger(__name__)
@@ -67,211 +62,6 @@ CHUNK_SIZE = 64 * 1024
 SEND_SLICE = 16 * 1024
 # Pure-FTPd closes a connection idle for ~15 minutes; do not even try one idle that long.
 MAX_IDLE_SECONDS = 10 * 60
-DELIVERY_POLL_SECONDS = 0.05
-DELIVERY_WAIT_THRESHOLD = 64 * 1024  # bytes still in flight that any reply timeout covers
-BROKEN_TRANSFER_REPLY_SECONDS = 5.0  # how long to wait for the reason after a data connection broke
-
-
-@dataclass(frozen=True)
-class FTPConfig:
-    host: str
-    user: str
-    password: str = field(repr=False)
-    port: int = 21
-    tls: str = "explicit"
-    ca_file: str | None = None
-    tls_fingerprint: str | None = field(default=None, repr=False)
-    timeout: float = 15.0
-    passive: bool = True
-    # 3: a photo's three files in parallel, and of the host's 8 per IP enough left (even with a
-    # second gunicorn worker) for check_hostgator, the retry or the migration run from the same address.
-    max_connections: int = 3
-    file_mode: str | None = "644"
-    transfer_timeout: float = 60.0
-    cap_recovery_seconds: float = 60.0  # after a 421 lowered the pool's limit, try one more again
-
-    @classmethod
-    def from_settings(cls, values):
-        """Build from the HOSTGATOR_FTP settings dict (keys: DESIGN.md)."""
-        tls = str(values.get("TLS") or "explicit").strip().lower()
-        if tls not in {"explicit", "off"}:
-            raise ValueError(f"HOSTGATOR_FTP_TLS must be 'explicit' or 'off', not {tls!r}")
-        fingerprint = values.get("TLS_FINGERPRINT") or None
-        if fingerprint:
-            fingerprint = fingerprint.replace(":", "").strip().lower()
-            if len(fingerprint) != 64 or any(char not in "0123456789abcdef" for char in fingerprint):
-                raise ValueError("HOSTGATOR_FTP_TLS_FINGERPRINT must be a SHA-256 (64 hex digits, colons allowed)")
-        return cls(
-            host=values["HOST"], port=int(values.get("PORT") or 21), user=values["USER"],
-            password=values.get("PASSWORD") or "", tls=tls, ca_file=values.get("CA_FILE") or None,
-            tls_fingerprint=fingerprint, timeout=float(values.get("TIMEOUT") or 15),
-            passive=bool(values.get("PASSIVE", True)), max_connections=max(1, int(values.get("MAX_CONNECTIONS") or 3)),
-            file_mode=str(values["FILE_MODE"]) if values.get("FILE_MODE") else None,
-            transfer_timeout=float(values.get("TRANSFER_TIMEOUT") or 60),
-            cap_recovery_seconds=float(values.get("CAP_RECOVERY_SECONDS", 60)),
-        )
-
-
-@dataclass
-class ServerState:
-    """What one server told us, shared by all connections of a pool so that later connections
-    skip those round trips: its FEAT answer, folders known to exist, whether SITE CHMOD works."""
-
-    features: dict | None = None  # None until a connection has asked (FEAT)
-    known_dirs: set = field(default_factory=set)
-    chmod_refused: bool = False
-    # Temporary files of uploads whose connection died: deleted through the next healthy one.
-    orphans: set = field(default_factory=set)
-    temp_prefix: str | None = None  # TEMP_PREFIX, or VISIBLE_TEMP_PREFIX where dot files are refused
-    login_reply: str = ""  # the last 230 reply, every line
-    name_locks: tuple = field(default_factory=lambda: tuple(threading.Lock() for _ in range(64)))
-
-    def lock_for(self, path):
-        return self.name_locks[hash(path) % len(self.name_locks)]
-
-
-
-def tls_context(config):
-    if config.tls_fingerprint:
-        # Shared hosts present a certificate for their own name (gatorNNNN...), not ftp.<domain>:
-        # the pinned SHA-256 is checked instead of the chain and name, before USER/PASS is sent.
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    else:
-        context = ssl.create_default_context()
-        if config.ca_file:
-            context.load_verify_locations(cafile=config.ca_file)
-    # TLS 1.2 on purpose: data connections must resume the control connection's session (vsftpd
-    # require_ssl_reuse, ProFTPD, some Pure-FTPd set-ups). Under TLS 1.3 the tickets arrive after
-    # the handshake and each one is used up by a single resumption, so transfers after the first
-    # few would be refused with 522/425. A TLS 1.2 session resumes any number of times.
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.maximum_version = ssl.TLSVersion.TLSv1_2
-    return context
-
-
-def send_without_delay(sock):
-    """Turn off Nagle's algorithm: FTP's commands and the last TLS records of a transfer are small,
-    and each would otherwise wait for the previous segment's acknowledgement (a delayed ACK: up to
-    40 ms on Linux) before leaving."""
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-class _CountingFTPMixin:
-    """Counts commands sent and round trips waited for (a pipelined batch is one round trip), and
-    bounds every wait by ``deadline`` (monotonic; None: the reply timeout alone): each reply and
-    each data connection waits at most min(timeout, time left), the one place that enforces
-    HOSTGATOR_FTP_TRANSFER_TIMEOUT for every command, login and transfer alike."""
-
-    commands_sent = 0
-    round_trips = 0
-    _awaiting_reply = False
-    deadline = None
-    reply_wait = None  # seconds for the next replies instead of ``timeout`` (see _Transfer.final_wait)
-
-    def bounded_timeout(self):
-        wait = self.reply_wait or self.timeout
-        if self.deadline is None:
-            return wait
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise TransferDeadlineExceeded("FTP", detail="no time left within HOSTGATOR_FTP_TRANSFER_TIMEOUT")
-        return min(wait, left)
-
-    def transfer_connection(self, cmd, rest=None):
-        """ftplib's data connection, its connect bounded like a reply."""
-        full, self.timeout = self.timeout, self.bounded_timeout()
-        try:
-            conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)  # noqa: S321 (TLS-wrapped by _SecureFTP)
-        finally:
-            self.timeout = full
-        send_without_delay(conn)
-        return conn, size
-
-    def connect(self, *args, **kwargs):
-        welcome = super().connect(*args, **kwargs)
-        send_without_delay(self.sock)
-        self._text_file()
-        return welcome
-
-    def putcmd(self, line):
-        self.commands_sent += 1
-        self._awaiting_reply = True
-        super().putcmd(line)
-
-    def putcmds(self, lines):
-        """Several commands in one write, so that a pipeline leaves in one segment."""
-        if any("\r" in line or "\n" in line for line in lines):
-            raise ValueError("an illegal newline character should not be contained")
-        self.commands_sent += len(lines)
-        self._awaiting_reply = True
-        self.sock.sendall("".join(f"{line}\r\n" for line in lines).encode(self.encoding))
-
-    def getresp(self):
-        if self._awaiting_reply:
-            self.round_trips += 1
-            self._awaiting_reply = False
-        if self.sock is not None:
-            self.sock.settimeout(self.bounded_timeout())
-        try:
-            return super().getresp()
-        except TimeoutError:
-            if self.deadline is not None and time.monotonic() >= self.deadline - 0.05:
-                raise TransferDeadlineExceeded("FTP", detail="no reply within HOSTGATOR_FTP_TRANSFER_TIMEOUT") from None
-            raise
-
-    def _text_file(self):
-        # A reply echoing a name in another encoding must not kill the connection.
-        self.file = self.sock.makefile("r", encoding=self.encoding, errors="replace")
-
-
-class _PlainFTP(_CountingFTPMixin, ftplib.FTP):
-    def ntransfercmd(self, cmd, rest=None):
-        return self.transfer_connection(cmd, rest)
-
-
-class _SecureFTP(_CountingFTPMixin, ftplib.FTP_TLS):
-    """FTP_TLS that verifies (or pins) the certificate and resumes the control connection's TLS
-    session on every data connection — ftplib does neither by itself (cpython gh-63699)."""
-
-    fingerprint = None
-
-    def auth(self):
-        response = super().auth()
-        self._text_file()
-        self.check_pin(self.sock, "AUTH TLS")
-        return response
-
-    def check_pin(self, tls_socket, operation):
-        if not self.fingerprint:
-            return
-        seen = hashlib.sha256(tls_socket.getpeercert(binary_form=True)).hexdigest()
-        if not secrets.compare_digest(seen, self.fingerprint):
-            raise HostGatorTLSError(operation, detail=f"certificate SHA-256 is {seen}, not the pinned "
-                                                       f"HOSTGATOR_FTP_TLS_FINGERPRINT")
-
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = self.transfer_connection(cmd, rest)
-        if self._prot_p:
-            try:
-                conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
-                self.check_pin(conn, "data connection")
-            except BaseException:
-                conn.close()
-                raise
-        return conn, size
-
-
-def enable_mode_fact(ftp, features):
-    """Ask MLST to report UNIX.mode where the server offers it but not by default (pyftpdlib);
-    Pure-FTPd reports it anyway. Per session, so once per connection."""
-    facts = [fact for fact in features.get("MLST", "").split(";") if fact]
-    if not any(fact.lower() == "unix.mode" for fact in facts):  # offered, not on ("unix.mode*" is on)
-        return
-    enabled = [fact.rstrip("*") for fact in facts if fact.endswith("*") or fact.lower() == "unix.mode"]
-    with suppress(ftplib.Error):
-        ftp.sendcmd(f"OPTS MLST {';'.join(enabled)};")
 
 
 class FTPConnection:
@@ -323,7 +113,7 @@ class FTPConnection:
         e.g. FEAT, saves the others a round trip)."""
         server = server or ServerState()
         secure = config.tls == "explicit"
-        ftp = _SecureFTP(timeout=config.timeout) if secure else _PlainFTP(timeout=config.timeout)
+        ftp = SecureFTP(timeout=config.timeout) if secure else PlainFTP(timeout=config.timeout)
         ftp.encoding = "utf-8"
         ftp.deadline = deadline
         stage = "connect"
@@ -648,173 +438,4 @@ class FTPConnection:
         return replies
 
     def _transfer(self, command):
-        return _Transfer(self, command)
-
-
-class NameClaim:
-    """Makes "is the name free?" and "rename onto it" one step for the threads of this process.
-
-    FTP has no create-if-absent, so two uploads of photo.jpg at once could both find the name
-    free and the second rename would replace the first. A lock per name (striped, see
-    ServerState) is held from the check to the rename. Other processes can still race in the
-    one round trip between check and rename; the site's own photos carry a content hash in their
-    names, so for them a collision is the same bytes."""
-
-    def __init__(self, connection, path, alternatives):
-        self.connection, self.path, self.alternatives = connection, path, alternatives
-        self._held = None
-
-    def lock(self):
-        lock = self.connection.server.lock_for(self.path)
-        if not lock.acquire(timeout=self.connection.seconds_left("upload", self.path)):
-            raise HostGatorBusy("upload", self.path, detail="another upload of this name outlived the deadline")
-        self._held = lock
-
-    def release(self):
-        if self._held is not None:
-            self._held.release()
-            self._held = None
-
-    def first_free(self, exists_reply):
-        """The first of path, alternatives... that the server says is free (its lock held)."""
-        while not isinstance(exists_reply, ftplib.error_perm):  # 2xx: something is there
-            if isinstance(exists_reply, Exception):
-                raise exists_reply
-            self.release()
-            taken, self.path = self.path, next(self.alternatives, None)
-            if self.path is None:
-                raise HostGatorRefused("upload", taken, detail="the name is taken and no other name is left")
-            self.lock()
-            exists_reply = self.connection.pipeline([self.connection.stat_command(self.path)])[0]
-        return self.path
-
-
-class _Transfer:
-    """A data connection for one command; on exit, closes it (TLS close_notify first) and reads
-    the server's final reply (226).
-
-    When the data connection breaks, the server's reply usually says why better than the broken
-    socket does: Pure-FTPd over quota closes the data connection mid-upload, then answers
-    "552 Quota exceeded" on the control connection. That reply is read and raised instead of
-    "EOF occurred in violation of protocol", which would look like a host that is down."""
-
-    def __init__(self, connection, command):
-        self.connection, self.ftp, self.command = connection, connection.ftp, command
-        self.operation = command.split(" ", 1)[0]
-        self.path = command.split(" ", 1)[-1]
-
-    def __enter__(self):
-        self.conn, _ = self.ftp.ntransfercmd(self.command)
-        self.started = time.monotonic()
-        return self.conn
-
-    def final_wait(self):
-        """How long the end of the transfer (TLS close, final reply) may take: the reply timeout,
-        or as long as the transfer itself took when that was longer -- on a slow link the server
-        still has buffered bytes to read before it can answer -- never past the deadline."""
-        waited = max(self.connection.config.timeout, time.monotonic() - self.started)
-        return min(waited, self.connection.seconds_left(self.operation, self.path))
-
-    def __exit__(self, exc_type, exc, traceback):
-        failure = exc
-        if exc_type is None and isinstance(self.conn, ssl.SSLSocket):
-            try:
-                self.conn.settimeout(self.final_wait())
-                self.conn.unwrap()
-            except OSError as error:  # e.g. the server hung up without TLS close_notify
-                failure = error
-            except BaseException:
-                self.conn.close()
-                raise
-        self.conn.close()
-        if failure is None:
-            self.ftp.reply_wait = self.final_wait()
-            try:
-                self.ftp.voidresp()
-            finally:
-                self.ftp.reply_wait = None
-            return False
-        reply = None
-        if isinstance(failure, OSError | EOFError) and not isinstance(failure, TimeoutError):
-            reply = self._reply_after_broken_data_connection()
-        if reply is None:
-            self.connection.out_of_step = True  # the transfer's reply may still arrive later
-        if isinstance(reply, ftplib.Error):
-            raise reply
-        if reply is None and exc is None:
-            raise failure
-        return False
-
-    def _reply_after_broken_data_connection(self):
-        """The server's reply (or its refusal, as an ftplib.Error), or None if it says nothing soon."""
-        self.ftp.reply_wait = BROKEN_TRANSFER_REPLY_SECONDS
-        try:
-            return self.ftp.voidresp()
-        except ftplib.Error as refusal:
-            return refusal
-        except Exception:
-            return None
-        finally:
-            self.ftp.reply_wait = None
-
-
-def unsent_bytes(sock):
-    """Bytes of ours the kernel still holds for ``sock``, not sent or not acknowledged yet
-    (Linux SIOCOUTQ); None where the system does not say."""
-    try:
-        count = array.array("i", [0])
-        fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, count, True)
-    except (OSError, ValueError):
-        return None
-    return count[0]
-
-
-def wait_until_delivered(conn, connection, path):
-    """After the last sendall(): wait while the upload's bytes still sit in our send buffer.
-
-    A kernel send buffer holds megabytes, so on a slow link sendall() returns long before the
-    server has the bytes, and the final reply cannot come before it has them all. Waiting for it
-    with the plain reply timeout cut honest uploads (1.5 MB at 16 KB/s failed at 15 s). So: as
-    long as the bytes keep leaving, wait (until the deadline); once they stop moving for the
-    reply timeout, the host has stalled."""
-    left = unsent_bytes(conn)
-    if not left or left <= DELIVERY_WAIT_THRESHOLD:
-        return  # what remains travels within any reply timeout
-    last_progress, pause = time.monotonic(), 0.001
-    while left:
-        connection.seconds_left("upload", path)  # past the deadline: TransferDeadlineExceeded
-        time.sleep(pause)
-        pause = min(pause * 2, DELIVERY_POLL_SECONDS)
-        now_left, now = unsent_bytes(conn), time.monotonic()
-        if now_left is None:
-            return
-        if connection.server_has_replied():
-            raise ConnectionAbortedError("the server replied before the end of the upload")
-        if now_left < left:
-            last_progress = now
-        elif now - last_progress > connection.config.timeout:
-            raise TimeoutError("the server stopped reading the upload")
-        left = now_left
-
-
-def read_features(ftp):
-    """FEAT -> {'MLST': ..., 'UTF8': ..., 'SIZE': ...}; empty when the server has no FEAT."""
-    features = {}
-    try:
-        reply = ftp.sendcmd("FEAT")
-    except ftplib.Error:
-        return features
-    for line in reply.splitlines()[1:-1]:
-        name, _, argument = line.strip().partition(" ")
-        if name:
-            features[name.upper()] = argument
-    return features
-
-
-def close_quietly(ftp):
-    with suppress(Exception):
-        if ftp.sock is not None:
-            ftp.sock.settimeout(1)
-            ftp.quit()
-    with suppress(Exception):
-        ftp.close()
+        return Transfer(self, command)

@@ -17,7 +17,8 @@ import threading
 import time
 
 from storage.errors import HostGatorBusy, HostGatorError
-from storage.ftp import FTPConnection, ServerState
+from storage.ftp import FTPConnection
+from storage.ftp_config import ServerState
 from storage.ftp_replies import breaks_connection, is_retryable, translate
 
 logger = logging.getLogger(__name__)

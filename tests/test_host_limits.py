@@ -9,7 +9,7 @@ from django.core.files.base import ContentFile
 
 from storage.backends import HostGatorStorage
 from storage.errors import HostGatorBusy, HostGatorFull, TransferDeadlineExceeded
-from storage.ftp import FTPConfig
+from storage.ftp_config import FTPConfig
 from storage.ftp_pool import FTPPool
 from storage.ftp_replies import quota_use_percent
 from tests.test_ftp_servers import ftps_login, wait_for

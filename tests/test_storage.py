@@ -12,7 +12,8 @@ from django.core.files.base import ContentFile
 
 from storage.backends import HostGatorStorage
 from storage.errors import HostGatorError, HostGatorLoginError, HostGatorTLSError
-from storage.ftp import FTPConfig, FTPConnection
+from storage.ftp import FTPConnection
+from storage.ftp_config import FTPConfig
 
 NAMES = ["match.jpg", "photo équipe.jpg", "صورة الفريق.png", "2026/11/été à Sousse.webp", "a b/c#d?e.jpg"]
 
