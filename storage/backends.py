@@ -7,6 +7,7 @@ transport (verified TLS, timeouts, a thread-safe pool, retries, atomic uploads) 
 
 import io
 import posixpath
+import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
@@ -33,6 +34,7 @@ SPOOL_MAX_BYTES = 8 * 1024 * 1024
 MAX_ALTERNATIVE_NAMES = 100
 
 _live_storages = weakref.WeakSet()
+_pool_creation = threading.Lock()
 
 
 class HostGatorStorage(FTPStorage):
@@ -80,15 +82,21 @@ class HostGatorStorage(FTPStorage):
 
     @property
     def pool(self):
-        if self._pool is None:
-            self._pool = FTPPool(FTPConfig.from_settings({
-                "HOST": self.host, "PORT": self.port, "USER": self.user, "PASSWORD": self.password,
-                "TLS": self.tls, "CA_FILE": self.ca_file, "TLS_FINGERPRINT": self.tls_fingerprint,
-                "TIMEOUT": self.timeout, "PASSIVE": self.passive, "MAX_CONNECTIONS": self.max_connections,
-                "FILE_MODE": self.file_mode, "TRANSFER_TIMEOUT": self.transfer_timeout,
-                "CAP_RECOVERY_SECONDS": self.cap_recovery_seconds,
-            }))
-        return self._pool
+        # Under a lock: request threads arriving together at a fresh worker must share one pool, or
+        # each would open its own connections (past the host's cap) and leave them to the GC.
+        with _pool_creation:
+            if self._pool is None:
+                self._pool = self._new_pool()
+            return self._pool
+
+    def _new_pool(self):
+        return FTPPool(FTPConfig.from_settings({
+            "HOST": self.host, "PORT": self.port, "USER": self.user, "PASSWORD": self.password,
+            "TLS": self.tls, "CA_FILE": self.ca_file, "TLS_FINGERPRINT": self.tls_fingerprint,
+            "TIMEOUT": self.timeout, "PASSIVE": self.passive, "MAX_CONNECTIONS": self.max_connections,
+            "FILE_MODE": self.file_mode, "TRANSFER_TIMEOUT": self.transfer_timeout,
+            "CAP_RECOVERY_SECONDS": self.cap_recovery_seconds,
+        }))
 
     def disconnect(self):
         if self._pool is not None:
