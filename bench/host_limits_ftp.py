@@ -108,7 +108,7 @@ def defaults_share(pure, saves=10):
         results = at_once(jobs)
     failed = [error for error, _seconds in results[:-1] if error]
     check = report.get("check")
-    check_failures = [f"{line.label}: {line.detail}" for line in check.failures] if check else \
+    check_failures = [f"{line.label}: {line.detail}" for line in check.failed] if check else \
         [short_error(results[-1][0])]
     row = {"failed": failed, "seconds": elapsed(), "limits": [storage.pool.limit for storage in workers],
            "check_failures": check_failures, "check_seconds": results[-1][1]}
