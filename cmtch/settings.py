@@ -142,7 +142,7 @@ if os.environ.get("HOSTGATOR_FTP_PASSWORD"):
         "EMBEDDED": False,
     }
 else:
-    from storage.embedded import embedded_hostgator_settings
+    from storage.embedded_state import embedded_hostgator_settings
 
     HOSTGATOR_FTP = embedded_hostgator_settings(
         Path(os.environ.get("EMBEDDED_HOSTGATOR_DIR", BASE_DIR / ".embedded"))

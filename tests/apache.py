@@ -36,7 +36,7 @@ import urllib.request
 from collections import namedtuple
 from pathlib import Path
 
-from storage.embedded import LOOPBACK
+from storage.embedded_state import LOOPBACK
 from tests.processes import end_process_group
 
 APACHE = Path("/usr/sbin/apache2")

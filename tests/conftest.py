@@ -14,7 +14,7 @@
 
 import pytest
 
-from storage.embedded import place_default_images
+from storage.embedded_state import place_default_images
 from tests.ftp_servers import BlackHole, Vsftpd, start_hostgator, vsftpd_available, write_certificate
 from tests.processes import require
 from tests.pureftpd import PureFTPd, pure_ftpd_available

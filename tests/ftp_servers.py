@@ -21,14 +21,8 @@ from pathlib import Path
 
 from pyftpdlib.handlers import ThrottledDTPHandler
 
-from storage.embedded import (
-    LOOPBACK,
-    REMOTE_PHOTO_DIR,
-    EmbeddedHostGator,
-    PublicFolderServer,
-    hostgator_settings,
-    self_signed_certificate,
-)
+from storage.embedded import EmbeddedHostGator, PublicFolderServer
+from storage.embedded_state import LOOPBACK, REMOTE_PHOTO_DIR, hostgator_settings, self_signed_certificate
 from tests.processes import end_process_group
 
 TEST_TIMEOUT = 5.0  # HOSTGATOR_FTP["TIMEOUT"] in tests: a stalled test fails fast, a loaded machine still passes

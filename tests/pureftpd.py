@@ -15,7 +15,8 @@ import secrets
 import subprocess
 from pathlib import Path
 
-from storage.embedded import LOOPBACK, REMOTE_PHOTO_DIR, PublicFolderServer, hostgator_settings
+from storage.embedded import PublicFolderServer
+from storage.embedded_state import LOOPBACK, REMOTE_PHOTO_DIR, hostgator_settings
 from tests.ftp_servers import FTPDaemon
 
 PURE_FTPD_DIR = Path(os.environ.get("PURE_FTPD_DIR", "/opt/pure-ftpd"))

@@ -14,7 +14,7 @@ import secrets
 
 import pytest
 
-from storage.embedded import place_default_images
+from storage.embedded_state import place_default_images
 from storage.health import check_hostgator
 from storage.shipped import GUARD_FILE
 from tests.apache import OLD_GUARD_OPTIONS, PHP_SETUPS, RESTRICTED_OVERRIDES, Apache, apache_available

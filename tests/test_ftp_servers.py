@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from storage.embedded import DEFAULT_IMAGES_DIR, EmbeddedState, embedded_hostgator_settings
+from storage.embedded_state import EmbeddedState, embedded_hostgator_settings
+from storage.shipped import DEFAULT_IMAGES_DIR
 from tests.ftp_servers import free_port
 
 PAYLOAD = bytes(range(256)) * 800  # 200 KiB: several reads on the server's side
