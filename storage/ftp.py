@@ -15,9 +15,10 @@ into a 503, nothing else changes).
 Time: every reply is awaited at most ``timeout`` seconds, and a whole operation (waiting for a
 connection, every attempt, every byte of every transfer) ends by its deadline,
 ``transfer_timeout`` seconds after it started (HOSTGATOR_FTP_TRANSFER_TIMEOUT), however slowly
-the bytes still flow. After the last byte of an upload, the wait for the server's final reply
-lasts as long as the bytes still in flight keep moving (see ``wait_until_delivered``), so a slow
-but honest link is not cut after ``timeout`` seconds.
+the bytes still flow. After the last byte of an upload, we wait as long as the bytes still in
+our send queue keep moving (``wait_until_delivered``), then for the server's final reply until
+the deadline (``Transfer.final_wait``: the server may still be reading bytes its kernel has
+acknowledged), so a slow but honest link is not cut after ``timeout`` seconds.
 
 Around it: storage/ftp_config.py (settings), storage/ftp_session.py (one ftplib session: TLS,
 deadline-bounded replies), storage/ftp_transfer.py (the ends of transfers, name claims),

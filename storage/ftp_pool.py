@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 
-from storage.errors import HostGatorBusy, HostGatorError
+from storage.errors import HostGatorBusy, HostGatorError, TransferDeadlineExceeded
 from storage.ftp import FTPConnection
 from storage.ftp_config import ServerState
 from storage.ftp_replies import breaks_connection, is_retryable, translate
@@ -100,7 +100,7 @@ class FTPPool:
         return delay is not None and is_retryable(error) and time.monotonic() + delay < deadline
 
     def _acquire(self, deadline):
-        pauses = iter(GREETING_RETRY_DELAYS)
+        pauses, refusal = iter(GREETING_RETRY_DELAYS), None
         while True:
             idle = self._reserve(deadline)
             if idle is not None:
@@ -109,8 +109,11 @@ class FTPPool:
                 connection = self._connect(self.config, self.server, deadline=deadline)
             except BaseException as error:
                 holding = self._unreserve(error)
+                if refusal is not None and isinstance(error, TransferDeadlineExceeded):
+                    raise refusal from None  # the time ran out waiting for the host to let us in
                 if not is_greeting_refusal(error):
                     raise
+                refusal = error
                 if holding:
                     continue  # the limit now matches what we hold: wait for one of ours
                 pause = next(pauses, GREETING_RETRY_DELAYS[-1])

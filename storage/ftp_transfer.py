@@ -13,6 +13,7 @@ from storage.errors import HostGatorBusy, HostGatorRefused
 
 DELIVERY_POLL_SECONDS = 0.05
 DELIVERY_WAIT_THRESHOLD = 64 * 1024  # bytes still in flight that any reply timeout covers
+UPLOAD_COMMANDS = ("STOR", "APPE")
 BROKEN_TRANSFER_REPLY_SECONDS = 5.0  # how long to wait for the reason after a data connection broke
 
 
@@ -74,11 +75,19 @@ class Transfer:
         return self.conn
 
     def final_wait(self):
-        """How long the end of the transfer (TLS close, final reply) may take: the reply timeout,
-        or as long as the transfer itself took when that was longer -- on a slow link the server
-        still has buffered bytes to read before it can answer -- never past the deadline."""
-        waited = max(self.connection.config.timeout, time.monotonic() - self.started)
-        return min(waited, self.connection.seconds_left(self.operation, self.path))
+        """How long the end of the transfer (TLS close, final reply) may take, never past the deadline.
+
+        An upload: the rest of the deadline. The server answers only once it has read every byte,
+        and its kernel may hold many it has acknowledged but not read yet -- a throttled host with
+        a 1 MB receive buffer read at 64 KB/s answers 16 s after our side has sent everything.
+        Nothing on our side shows those bytes, so no shorter wait is safe (a reply timeout of 8 s
+        cut such an upload on CI). A host that stops reading while bytes are still ours is caught
+        earlier, by wait_until_delivered. A download or a listing: the server has sent everything
+        already, so the reply timeout, or as long as the transfer itself took if that was longer."""
+        left = self.connection.seconds_left(self.operation, self.path)
+        if self.operation in UPLOAD_COMMANDS:
+            return left
+        return min(max(self.connection.config.timeout, time.monotonic() - self.started), left)
 
     def __exit__(self, exc_type, exc, traceback):
         failure = exc

@@ -173,7 +173,15 @@ class DroppingDataHandler:
 
 class ThrottledDataHandler(ThrottledDTPHandler):
     """Data-connection mixin: the server reads uploads at ``hostgator.read_limit`` bytes per second
-    (0: no limit), pyftpdlib's own throttling -- a host on a slow, honest link."""
+    (0: no limit), pyftpdlib's own throttling -- a host on a slow, honest link. With
+    ``hostgator.receive_buffer`` (bytes, 0: the kernel's choice), the data socket's receive buffer
+    is that large: a throttled server whose kernel has already acknowledged much of the upload
+    that it has not read yet."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if size := self.cmd_channel.hostgator.receive_buffer:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
 
     @property
     def read_limit(self):
@@ -187,7 +195,8 @@ class InstrumentedHostGator(EmbeddedHostGator):
     - ``commands``: every command received, as ``ReceivedCommand(session, verb, argument)`` (PASS's
       argument blanked); ``verbs(session=None)``, ``sessions``, ``forget_commands()``.
     - ``latency``: seconds slept before answering each command (per session: others are not stalled).
-    - ``read_limit``: bytes per second the server reads of an upload (0: as fast as it comes).
+    - ``read_limit``: bytes per second the server reads of an upload (0: as fast as it comes);
+      ``receive_buffer``: the size of its data sockets' receive buffers (0: the kernel's choice).
     - ``faults``: see ``Faults``; also ``max_sessions_per_ip`` and ``idle_timeout`` (Pure-FTPd's 8 and 900 s).
     """
 
@@ -198,6 +207,7 @@ class InstrumentedHostGator(EmbeddedHostGator):
         super().__init__(*args, **kwargs)
         self.latency = latency
         self.read_limit = 0
+        self.receive_buffer = 0
         self.faults = Faults()
         self._commands = []
         self._sessions_opened = 0

@@ -94,13 +94,19 @@ def test_a_crawling_upload_ends_at_the_transfer_deadline_and_leaves_no_file(stor
     assert wait_for(lambda: temporaries(hostgator.root) == [])
 
 
-def test_a_slow_honest_upload_is_not_cut_by_the_reply_timeout(hostgator, settings):
+@pytest.mark.parametrize("receive_buffer", [32_000, 2_000_000], ids=["bytes-still-ours", "bytes-acknowledged-unread"])
+def test_a_slow_honest_upload_is_not_cut_by_the_reply_timeout(hostgator, settings, receive_buffer):
     # 1.1 MB read at 64 KB/s (in bursts of up to 2 s, as pyftpdlib throttles) with an 8 s reply
-    # timeout: sendall() returns with ~750 KB still in the kernel's buffers, about 12 s of transfer
-    # left. The wait for the final reply lasts while the bytes move, so the upload completes instead
-    # of failing after 8 s. (8 s, not less: a loaded CI machine stretches the server's pauses.)
+    # timeout: about 17 s of transfer, nearly all of it after sendall() has returned. Where the
+    # bytes wait depends on the server's receive buffer:
+    # - small: in our send queue; the wait lasts while they keep leaving (wait_until_delivered);
+    # - large (CI's kernel gave one): the server's kernel acknowledges nearly all of them at once and
+    #   the server answers only once it has read them, about 16 s later, although nothing is left
+    #   on our side: the final reply is awaited until the transfer deadline, not the reply timeout.
+    # (8 s, not less: a loaded CI machine stretches the server's pauses.)
     settings.HOSTGATOR_FTP = {**hostgator.settings, "TIMEOUT": 8, "TRANSFER_TIMEOUT": 90}
     hostgator.read_limit = 64 * 1024
+    hostgator.receive_buffer = receive_buffer
     storage = HostGatorStorage()
     data = noise(1_100_000)
     storage.save_many({"2026/12/long-0123456789.jpg": data})
