@@ -1,8 +1,10 @@
-"""Delete an article's old photo from HostGator once nobody needs it.
+"""Delete a photo from HostGator once no article uses it any more.
 
 Like django-cleanup, deletion waits for the transaction to commit (a rolled-back save keeps its
-photo). Unlike it, we know renditions, and we check other rows first: content-hash names let two
-articles share one file, and the default images are never deleted.
+photo). Unlike it, we know renditions, and we check first: a photo can be in several articles'
+galleries, and the default images are never deleted. A photo taken out of its last gallery is
+forgotten altogether (its row, a PendingUpload still waiting, its files); a photo uploaded but not
+placed in any gallery yet stays in the library.
 """
 
 import logging
@@ -10,27 +12,35 @@ import logging
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models.signals import post_delete, post_init, post_save
+from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
-from articles.models import Article, PendingUpload
+from articles.models import ArticlePhoto, Photo
 from storage.errors import HostGatorError
 from storage.names import rendition_name
 
 logger = logging.getLogger(__name__)
+
 
 def is_deletable(name):
     # Legacy rows may hold full URLs of files we do not own; default images stay forever.
     return bool(name) and "://" not in name and name not in settings.DEFAULT_IMAGE_NAMES
 
 
-def delete_photo_when_unused(name):
-    if is_deletable(name):
-        transaction.on_commit(lambda: delete_photo_files(name))
+def forget_photo_if_unused(photo_pk):
+    """After commit: the photo's row and files go if no gallery holds it any more."""
+    with transaction.atomic():
+        photo = Photo.objects.select_for_update().filter(pk=photo_pk).first()
+        if photo is None or ArticlePhoto.objects.filter(photo_id=photo_pk).exists():
+            return
+        name = photo.name
+        photo.delete()  # and its PendingUpload: a removed photo never comes back from the queue
+    delete_photo_files(name)
 
 
 def delete_photo_files(name):
-    if Article.objects.filter(image=name).exists() or PendingUpload.objects.filter(name=name).exists():
+    """The file ``name`` and its renditions off the store, unless a Photo names it (or it is not ours)."""
+    if not is_deletable(name) or Photo.objects.filter(name=name).exists():
         return
     names = [name, *(rendition_name(name, width) for width in settings.PHOTO_RENDITION_WIDTHS)]
     try:
@@ -40,19 +50,8 @@ def delete_photo_files(name):
         logger.warning("Old photo %s not deleted from HostGator: %s", name, error)
 
 
-@receiver(post_init, sender=Article)
-def remember_loaded_photo(sender, instance, **kwargs):
-    instance._photo_name_at_load = instance.image.name or ""
-
-
-@receiver(post_save, sender=Article)
-def delete_replaced_photo(sender, instance, **kwargs):
-    previous = instance._photo_name_at_load
-    instance._photo_name_at_load = instance.image.name or ""
-    if previous != instance._photo_name_at_load:
-        delete_photo_when_unused(previous)
-
-
-@receiver(post_delete, sender=Article)
-def delete_photo_of_deleted_article(sender, instance, **kwargs):
-    delete_photo_when_unused(instance.image.name or "")
+@receiver(post_delete, sender=ArticlePhoto)
+def forget_photo_taken_out(sender, instance, **kwargs):
+    # Also sent for each placement of a deleted article (Django collects them for this signal).
+    photo_pk = instance.photo_id
+    transaction.on_commit(lambda: forget_photo_if_unused(photo_pk))

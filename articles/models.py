@@ -1,8 +1,10 @@
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.text import slugify
 
 from storage.names import rendition_name
@@ -11,6 +13,11 @@ from storage.names import rendition_name
 class PublishedQuerySet(models.QuerySet):
     def published(self):
         return self.filter(published=True, published_at__lte=timezone.now())
+
+    def with_gallery(self):
+        """Each article's photos in two queries for the whole page (see Article.gallery)."""
+        return self.prefetch_related(
+            models.Prefetch("placements", queryset=ArticlePhoto.objects.select_related("photo")))
 
 
 class Article(models.Model):
@@ -24,18 +31,10 @@ class Article(models.Model):
     )
     summary = models.TextField("résumé", blank=True)
     body = models.TextField("texte", blank=True)
-    # The name on HostGator (e.g. "2026/11/match-ab12cd34ef.jpg"); legacy rows may hold a full URL,
-    # hence the generous length. Width and height are stored by the photo pipeline rather than
-    # through ImageField's width_field, which would read the file back over FTP.
-    image = models.ImageField("photo", max_length=500, blank=True)
-    image_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
-    image_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
-    image_alt = models.CharField(
-        "texte alternatif de la photo",
-        max_length=250,
-        blank=True,
-        help_text="Décrit la photo pour les lecteurs malvoyants (ex. « L'équipe U15 après la victoire »).",
-    )
+    photos = models.ManyToManyField("Photo", through="ArticlePhoto", related_name="articles", blank=True)
+    # The editor's choice; none (or a photo no longer in the gallery): the first photo is the cover.
+    cover = models.ForeignKey("Photo", verbose_name="photo de couverture", null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
     published = models.BooleanField("publié", default=False)
     published_at = models.DateTimeField("date de publication", default=timezone.now)
     created_at = models.DateTimeField("créé le", auto_now_add=True)
@@ -67,48 +66,136 @@ class Article(models.Model):
             slug, counter = f"{base}-{counter}", counter + 1
         return slug
 
+    @cached_property
+    def gallery(self):
+        """The photos readers see, in the editor's order: those already on the store (a photo
+        still waiting for HostGator is left out until it is there). Uses a prefetch when the view
+        made one (``with_gallery``): no query per article on the list."""
+        return [placement.photo for placement in self.placements.all() if placement.photo.on_store]
+
+    @property
+    def cover_photo(self):
+        for photo in self.gallery:
+            if photo.pk == self.cover_id:
+                return photo
+        return self.gallery[0] if self.gallery else None
+
     @property
     def image_url(self):
-        """The photo's public URL, or the default image's; pure string building, no network."""
-        if self.image:
-            return self.image.url
-        return default_storage.url(settings.DEFAULT_IMAGE_NAME)
+        """The cover's public URL, or the default image's; pure string building, no network."""
+        cover = self.cover_photo
+        return cover.url if cover else default_storage.url(settings.DEFAULT_IMAGE_NAME)
 
     @property
-    def image_renditions(self):
-        """{width: url} of the smaller copies made at upload; none for the default image or a
-        legacy row whose size is unknown. Names are derived from the photo's name: no network."""
-        if not self.image or not self.image_width:
+    def thumbnail_url(self):
+        cover = self.cover_photo
+        return cover.thumbnail_url if cover else self.image_url
+
+
+class Photo(models.Model):
+    """One file on the photo store, with what readers need to know about it. The same bytes
+    uploaded twice are one photo (``content_hash``); an article shows photos through ArticlePhoto."""
+
+    # The name on the store (e.g. "2026/11/match-ab12cd34ef.jpg"); a legacy photo may hold a full
+    # URL, hence the length. Width and height come from the photo pipeline, never from reading the
+    # file back over FTP; a legacy photo's may be unknown.
+    name = models.CharField("nom sur l'hébergement", max_length=500, unique=True)
+    width = models.PositiveIntegerField("largeur", null=True, blank=True, editable=False)
+    height = models.PositiveIntegerField("hauteur", null=True, blank=True, editable=False)
+    content_hash = models.CharField("empreinte", max_length=10, blank=True, editable=False)
+    # False while the file waits for HostGator (a PendingUpload): pages leave it out until then.
+    on_store = models.BooleanField("sur l'hébergement", default=True, editable=False)
+    caption = models.CharField("légende", max_length=300, blank=True)
+    credit = models.CharField("crédit", max_length=150, blank=True,
+                              help_text="Qui a pris la photo (ex. « Photo : Leïla B. »).")
+    alt_text = models.CharField(
+        "texte alternatif", max_length=250, blank=True,
+        help_text="Décrit la photo pour les lecteurs malvoyants (ex. « L'équipe U15 après la victoire »).")
+    decorative = models.BooleanField("décorative", default=False,
+                                     help_text="Rien à décrire : les lecteurs d'écran l'ignorent.")
+    focal_x = models.FloatField("point d'intérêt (horizontal)", default=0.5,
+                                validators=[MinValueValidator(0), MaxValueValidator(1)])
+    focal_y = models.FloatField("point d'intérêt (vertical)", default=0.5,
+                                validators=[MinValueValidator(0), MaxValueValidator(1)])
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="envoyée par", null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+", editable=False)
+    uploaded_at = models.DateTimeField("envoyée le", default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        verbose_name = "photo"
+        verbose_name_plural = "photos"
+        constraints = [models.UniqueConstraint(fields=["content_hash"], condition=~models.Q(content_hash=""),
+                                               name="one_photo_per_content")]
+
+    def __str__(self):
+        return self.caption or self.name.rsplit("/", 1)[-1]
+
+    @property
+    def url(self):
+        return default_storage.url(self.name)
+
+    @property
+    def renditions(self):
+        """{width: url} of the smaller copies made at upload; none for a legacy photo whose size is
+        unknown. Names are derived from the photo's name: no network."""
+        if not self.width or "://" in self.name:
             return {}
-        return {
-            width: default_storage.url(rendition_name(self.image.name, width))
-            for width in settings.PHOTO_RENDITION_WIDTHS
-            if width < self.image_width
-        }
+        return {width: default_storage.url(rendition_name(self.name, width))
+                for width in settings.PHOTO_RENDITION_WIDTHS if width < self.width}
 
     @property
-    def image_srcset(self):
-        if not self.image_renditions:
+    def srcset(self):
+        renditions = self.renditions
+        if not renditions:
             return ""
-        candidates = [*self.image_renditions.items(), (self.image_width, self.image_url)]
-        return ", ".join(f"{url} {width}w" for width, url in candidates)
+        return ", ".join(f"{url} {width}w" for width, url in [*renditions.items(), (self.width, self.url)])
 
     @property
     def thumbnail_url(self):
         """The smallest copy, for lists and previews."""
-        renditions = self.image_renditions
-        return renditions[min(renditions)] if renditions else self.image_url
+        renditions = self.renditions
+        return renditions[min(renditions)] if renditions else self.url
+
+    @property
+    def alt(self):
+        """What the ``alt`` attribute says: nothing for a decorative photo."""
+        return "" if self.decorative else self.alt_text
+
+    @property
+    def focal_classes(self):
+        """CSS classes that crop around the focal point (object-position in steps of 5 %, see
+        site.css): a class, not a style attribute, which the Content-Security-Policy forbids."""
+        return f"fx-{round(self.focal_x * 20) * 5} fy-{round(self.focal_y * 20) * 5}"
+
+
+class ArticlePhoto(models.Model):
+    """A photo's place in an article's gallery."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="placements")
+    photo = models.ForeignKey(Photo, on_delete=models.PROTECT, related_name="placements", verbose_name="photo")
+    position = models.PositiveIntegerField("ordre", default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = "photo de l'article"
+        verbose_name_plural = "photos de l'article"
+        constraints = [models.UniqueConstraint(fields=["article", "photo"], name="a_photo_once_per_article")]
+
+    def __str__(self):
+        return f"{self.article} — {self.photo}"
 
 
 class PendingUpload(models.Model):
-    """A normalised photo that HostGator could not take when the article was saved.
+    """A normalised photo on its way to the store, or that HostGator could not take.
 
-    Its bytes wait here, in the database (Render's disk does not survive a deploy), until
-    ``retry_pending_uploads`` pushes them and attaches the name to the article. Renditions are made
-    again from these bytes, so only the original is kept.
+    Its bytes wait here, in the database (Render's disk does not survive a deploy), until they are
+    pushed (right after the save, or by ``retry_pending_uploads``); then the photo is marked on the
+    store and shows on its articles' pages. Renditions are made again from these bytes, so only the
+    original is kept. Deleting the photo deletes this row: it never comes back from the queue.
     """
 
-    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="pending_uploads")
+    photo = models.OneToOneField(Photo, on_delete=models.CASCADE, related_name="pending_upload")
     name = models.CharField("nom sur HostGator", max_length=500)
     data = models.BinaryField("photo normalisée")
     width = models.PositiveIntegerField()
@@ -126,4 +213,4 @@ class PendingUpload(models.Model):
         verbose_name_plural = "photos en attente"
 
     def __str__(self):
-        return f"{self.name} ({self.article})"
+        return self.name

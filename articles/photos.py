@@ -1,13 +1,15 @@
-"""An article's photo on its way to HostGator: kept in the database first, uploaded with its
-renditions, then attached; or left waiting when the host does not take it, and pushed later.
-No photo is ever lost.
+"""A photo on its way to HostGator: kept in the database first (a Photo not yet on the store and
+its PendingUpload), uploaded with its renditions, then marked on the store, which shows it on its
+articles' pages; or left waiting when the host does not take it, and pushed later. No photo is
+ever lost, and the same bytes sent twice are one photo.
 
-No file travels while a database transaction is open: the admin parks the photo (a PendingUpload
-row) in the article's own transaction, the upload runs once it has committed, outside any
-transaction and within HOSTGATOR_FTP_TRANSFER_TIMEOUT, and only then a short transaction records
-the name -- if the row still exists: removing or replacing the photo meanwhile deletes it. A row
-being pushed is *claimed* for a while (``claimed_until``) instead of locked, so no row lock either
-is held while the bytes travel; a process killed mid-push leaves it to the next retry.
+No file travels while a database transaction is open: a photo is parked in a transaction (the
+article's own, from the article form; a short one of its own, from the upload view), the upload
+runs once it has committed, outside any transaction and within HOSTGATOR_FTP_TRANSFER_TIMEOUT, and
+only then a short transaction records it -- if its PendingUpload still exists: removing the photo
+meanwhile deletes it. A row being pushed is *claimed* for a while (``claimed_until``) instead of
+locked, so no row lock either is held while the bytes travel; a process killed mid-push leaves it
+to the next retry.
 
 Views and admin call these functions; the storage API (``default_storage``) does the FTP work.
 """
@@ -19,12 +21,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import DatabaseError, transaction
-from django.db.models import F, Q
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
-from articles.cleanup import delete_photo_files, delete_photo_when_unused
-from articles.models import Article, PendingUpload
+from articles.cleanup import delete_photo_files
+from articles.models import ArticlePhoto, PendingUpload, Photo
 from storage.errors import (
     HostGatorError,
     HostGatorFull,
@@ -67,23 +69,42 @@ def upload_photo_files(name, original, renditions):
     default_storage.save_many(photo_files(name, original, renditions))
 
 
-def park_photo(article, processed, claimed=True):
-    """The photo's bytes wait in the database from now on (a PendingUpload row), in the same
-    transaction as the article: a rolled-back save keeps nothing, a process killed during the
-    upload loses nothing, and removing or replacing the photo meanwhile deletes this row, which
-    the upload then needs to be recorded. ``claimed``: this process pushes it right after commit."""
-    name = photo_name(article.slug, processed.content_hash, processed.extension, timezone.localdate())
+def park_photo(processed, slug, uploaded_by=None, claimed=True, **details):
+    """The Photo for these bytes: the existing one if they were sent before (its PendingUpload, if
+    it still waits, or None), else a new Photo not yet on the store whose bytes wait in the
+    database from now on (a PendingUpload), in the caller's transaction: a rolled-back save keeps
+    nothing, and a process killed during the upload loses nothing. Returns (photo, row to push or
+    None). ``claimed``: this process pushes it right after commit. ``details``: caption, credit..."""
+    existing = Photo.objects.filter(content_hash=processed.content_hash).first()
+    if existing is not None:
+        return existing, None
     original = processed.original
-    cancel_waiting_photos(article)  # a newer photo replaces one still waiting for the same article
-    return PendingUpload.objects.create(article=article, name=name, data=original.data, width=original.width,
-                                        height=original.height,
-                                        claimed_until=timezone.now() + claim_duration() if claimed else None)
+    name = photo_name(slug, processed.content_hash, processed.extension, timezone.localdate())
+    try:
+        with transaction.atomic():  # a savepoint: the same bytes may arrive twice at once
+            photo = Photo.objects.create(name=name, width=original.width, height=original.height,
+                                         content_hash=processed.content_hash, on_store=False,
+                                         uploaded_by=uploaded_by, **details)
+            row = PendingUpload.objects.create(
+                photo=photo, name=name, data=original.data, width=original.width, height=original.height,
+                claimed_until=timezone.now() + claim_duration() if claimed else None)
+    except IntegrityError:
+        return Photo.objects.get(content_hash=processed.content_hash), None
+    return photo, row
+
+
+def place_photo(article, photo):
+    """Put ``photo`` last in ``article``'s gallery (where it is already, if it is there)."""
+    last = article.placements.aggregate(last=Max("position"))["last"]
+    placement, _ = ArticlePhoto.objects.get_or_create(article=article, photo=photo,
+                                                      defaults={"position": 0 if last is None else last + 1})
+    return placement
 
 
 def send_parked_photo(row, renditions=None):
     """Push a photo park_photo() kept, once its transaction has committed (never inside one).
     Returns an Outcome: UPLOADED, or PENDING when the host failed -- it then waits for a retry and
-    the article keeps what it showed before. ``renditions``: those already made, if at hand."""
+    the pages show the article's other photos meanwhile. ``renditions``: those already made."""
     if transaction.get_connection().in_atomic_block:
         raise RuntimeError("send_parked_photo() uploads: call it after the transaction has committed")
     started = time.monotonic()
@@ -97,39 +118,43 @@ def send_parked_photo(row, renditions=None):
     return Outcome(UPLOADED)
 
 
+def store_photo(processed, slug, uploaded_by=None, **details):
+    """park_photo() in a transaction of its own, then send_parked_photo(): the upload view's path,
+    and scripts'. Returns (photo, Outcome); a photo sent before is not sent again."""
+    with transaction.atomic():
+        photo, row = park_photo(processed, slug, uploaded_by, **details)
+    if row is None:
+        return photo, Outcome(UPLOADED if photo.on_store else PENDING)
+    outcome = send_parked_photo(row, processed.renditions)
+    photo.refresh_from_db()
+    return photo, outcome
+
+
 def attach_photo(article, processed):
-    """park_photo() then send_parked_photo(), for a committed ``article`` (scripts, tests)."""
-    return send_parked_photo(park_photo(article, processed), processed.renditions)
+    """store_photo() then place_photo() at the end of a committed ``article``'s gallery (scripts, tests)."""
+    photo, outcome = store_photo(processed, article.slug)
+    place_photo(article, photo)
+    return outcome
 
 
-def record_uploaded_photo(article_pk, name, width, height, pending_pk=None):
-    """The short transaction after an upload: the article shows ``name``, and nothing that waited
-    for it comes back later. With ``pending_pk``, only while that parked photo still waits (the
-    editor may have removed or replaced it during the upload). False if nothing was recorded."""
+def record_uploaded_photo(pending_pk):
+    """The short transaction after an upload: the photo is on the store, shown on its articles'
+    pages, and its bytes leave the database. Only while its PendingUpload still exists (the photo
+    may have been removed during the upload): False if nothing was recorded."""
+    row = None
     try:
         with transaction.atomic():
-            if pending_pk is not None and not PendingUpload.objects.select_for_update().filter(pk=pending_pk).exists():
+            row = PendingUpload.objects.select_for_update().filter(pk=pending_pk).first()
+            if row is None:
                 return False
-            article = Article.objects.select_for_update().filter(pk=article_pk).first()
-            if article is None:
-                return False
-            article.image = name
-            article.image_width, article.image_height = width, height
-            article.save(update_fields=["image", "image_width", "image_height", "updated_at"])
-            superseded = PendingUpload.objects.filter(article_id=article_pk)
-            if pending_pk is not None:  # a photo parked after this one is newer: it still waits
-                superseded = superseded.filter(pk__lte=pending_pk)
-            superseded.delete()
+            Photo.objects.filter(pk=row.photo_id).update(on_store=True)
+            row.delete()
     except DatabaseError:
-        # The files are on the host but no row names them: take them away again, then say it.
-        delete_photo_files(name)
+        if row is not None:
+            # The files are on the host but no row says so: take them away again, then say it.
+            delete_photo_files(row.name)
         raise
     return True
-
-
-def cancel_waiting_photos(article):
-    """The editor removed the photo or chose another: what still waits must never be published."""
-    PendingUpload.objects.filter(article=article).delete()
 
 
 @dataclass
@@ -159,7 +184,7 @@ def claim(pk):
 
 
 def retry_pending_uploads(limit=None):
-    """Push parked photos, oldest first, and attach them to their articles. Safe to run
+    """Push parked photos, oldest first, and show them on their articles' pages. Safe to run
     concurrently (each photo is claimed by one run) and again (a complete run leaves nothing)."""
     report = RetryReport()
     waiting = PendingUpload.objects.order_by("created_at", "id").values_list("pk", flat=True)
@@ -192,13 +217,13 @@ def push_pending(row, renditions=None):
         PendingUpload.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1, last_error=row.last_error,
                                                        claimed_until=None)
         if isinstance(error, HostGatorError):
-            logger.warning("Photo %s waits (article %s): %s", row.name, row.article_id, error)
+            logger.warning("Photo %s waits: %s", row.name, error)
         else:
-            logger.exception("Photo %s waits (article %s) after an unexpected error", row.name, row.article_id)
+            logger.exception("Photo %s waits after an unexpected error", row.name)
         return error
-    if record_uploaded_photo(row.article_id, row.name, row.width, row.height, pending_pk=row.pk):
-        logger.info("Photo %s on HostGator for article %s", row.name, row.article_id)
+    if record_uploaded_photo(row.pk):
+        logger.info("Photo %s on HostGator", row.name)
     else:
-        logger.info("Photo %s was removed or replaced during its upload: not published", row.name)
-        delete_photo_when_unused(row.name)
+        logger.info("Photo %s was removed during its upload: not published", row.name)
+        delete_photo_files(row.name)
     return None

@@ -1,0 +1,81 @@
+"""Every article's single photo becomes the first photo of its gallery, and its cover.
+
+- Article.image (a name on the store, or a legacy absolute URL or path) becomes a Photo with the
+  article's width, height and alt text; articles naming the same file share one Photo.
+- A photo still waiting for HostGator (PendingUpload) becomes a Photo not yet on the store, put
+  first and chosen as cover: when it arrives it replaces the old photo on the pages, as it would
+  have before; until then the page shows the old one (the first photo on the store). The old photo
+  stays in the gallery, second, for the editor to keep or remove.
+
+Backwards: each article's cover (or first photo on the store) becomes Article.image again; a
+waiting photo goes back to the first article that shows it.
+"""
+
+import re
+
+from django.db import migrations
+
+PIPELINE_NAME = re.compile(r"^\d{4}/\d{2}/[a-z0-9-]+-(?P<hash>[0-9a-f]{10})\.(jpg|png|webp|gif)$")
+
+
+def photo_for(Photo, name, width, height, alt_text, on_store):
+    photo = Photo.objects.filter(name=name).first()
+    if photo is not None:
+        return photo
+    match = PIPELINE_NAME.match(name)
+    content_hash = match["hash"] if match else ""
+    if content_hash and Photo.objects.filter(content_hash=content_hash).exists():
+        content_hash = ""  # the same bytes under two names: the first keeps the hash
+    return Photo.objects.create(name=name, width=width, height=height, alt_text=alt_text,
+                                content_hash=content_hash, on_store=on_store)
+
+
+def to_gallery(apps, schema_editor):
+    Article = apps.get_model("articles", "Article")
+    ArticlePhoto = apps.get_model("articles", "ArticlePhoto")
+    PendingUpload = apps.get_model("articles", "PendingUpload")
+    Photo = apps.get_model("articles", "Photo")
+    for article in Article.objects.exclude(image="").order_by("pk"):
+        photo = photo_for(Photo, article.image, article.image_width, article.image_height, article.image_alt, True)
+        ArticlePhoto.objects.create(article=article, photo=photo, position=1)
+        Article.objects.filter(pk=article.pk).update(cover=photo)
+    for pending in PendingUpload.objects.select_related("article").order_by("created_at", "pk"):
+        photo = photo_for(Photo, pending.name, pending.width, pending.height, pending.article.image_alt, False)
+        if photo.on_store:  # the article already shows these very bytes: nothing is waiting
+            pending.delete()
+            continue
+        ArticlePhoto.objects.get_or_create(article=pending.article, photo=photo, defaults={"position": 0})
+        Article.objects.filter(pk=pending.article_id).update(cover=photo)
+        pending.photo = photo
+        pending.save(update_fields=["photo"])
+
+
+def to_single_photo(apps, schema_editor):
+    Article = apps.get_model("articles", "Article")
+    ArticlePhoto = apps.get_model("articles", "ArticlePhoto")
+    PendingUpload = apps.get_model("articles", "PendingUpload")
+    for article in Article.objects.all():
+        placements = list(ArticlePhoto.objects.filter(article=article, photo__on_store=True)
+                          .select_related("photo").order_by("position", "pk"))
+        shown = next((p.photo for p in placements if p.photo_id == article.cover_id), None)
+        shown = shown or (placements[0].photo if placements else None)
+        if shown is not None:
+            Article.objects.filter(pk=article.pk).update(
+                image=shown.name, image_width=shown.width, image_height=shown.height, image_alt=shown.alt_text)
+    for pending in PendingUpload.objects.order_by("created_at", "pk"):
+        placement = ArticlePhoto.objects.filter(photo_id=pending.photo_id).order_by("pk").first()
+        if placement is None:  # a photo in the library only: the single-photo schema cannot hold it
+            pending.delete()
+            continue
+        pending.article_id = placement.article_id
+        pending.save(update_fields=["article"])
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("articles", "0004_gallery"),
+    ]
+
+    operations = [
+        migrations.RunPython(to_gallery, to_single_photo),
+    ]
