@@ -7,50 +7,64 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils.html import format_html
 
-from articles import photos
-from articles.forms import ArticleAdminForm, checked_photo
-from articles.models import Article, PendingUpload
-from storage.errors import TransferDeadlineExceeded
+from articles import (
+    photo_admin,  # noqa: F401 -- registers the photo library
+    photos,
+)
+from articles.admin_messages import waiting_message
+from articles.forms import ArticleAdminForm, PlacementForm, checked_photo
+from articles.models import Article, ArticlePhoto, PendingUpload
 from storage.images import ImageRejected
 
 
-def waiting_message(outcome, had_photo):
-    """What the editor reads when the photo could not be sent: what happened, that nothing is
-    lost, and what the page shows meanwhile (the previous photo, or the default image)."""
-    shown = "la photo précédente reste affichée" if had_photo else "l'image par défaut s'affiche"
-    if outcome.host_full:
-        return ("L'article est enregistré, mais l'espace de l'hébergement des photos (HostGator) est plein : "
-                "la photo est gardée en lieu sûr et sera publiée dès que de la place sera libérée. Prévenez la "
-                "personne qui gère l'hébergement : dans cPanel, « Utilisation du disque » montre ce qui occupe "
-                f"la place (ou demandez plus d'espace à HostGator). En attendant, {shown}.")
-    trouble = ("l'envoi vers l'hébergement des photos (HostGator) est trop lent"
-               if isinstance(outcome.error, TransferDeadlineExceeded)
-               else "l'hébergement des photos (HostGator) ne répond pas")
-    return (f"L'article est enregistré, mais {trouble} : la photo est gardée en lieu sûr et sera publiée "
-            f"automatiquement dès qu'il répondra. En attendant, {shown}.")
+class ArticlePhotoInline(admin.TabularInline):
+    """The gallery: one card per photo. Without JavaScript, a table (order by number, remove by
+    ticking); static/js/admin_gallery.js turns it into cards with a drop zone, drag to reorder,
+    a focal point to click and the library to pick from."""
+
+    model = ArticlePhoto
+    form = PlacementForm
+    extra = 0
+    raw_id_fields = ["photo"]
+    fields = ["preview", "photo", "position", "is_cover", "caption", "credit", "alt_text", "decorative",
+              "focal_x", "focal_y"]
+    readonly_fields = ["preview"]
+    verbose_name = "photo de la galerie"
+    verbose_name_plural = "galerie de photos"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("photo", "article")
+
+    @admin.display(description="Aperçu")
+    def preview(self, placement):
+        if not placement.photo_id:
+            return "—"
+        photo = placement.photo
+        waiting = "" if photo.on_store else "⏳ en attente d'envoi à HostGator"
+        return format_html('<img src="{}" alt="" class="photo-preview" data-focal-x="{}" data-focal-y="{}">'
+                           '<span class="photo-waiting">{}</span>',
+                           photo.thumbnail_url, photo.focal_x, photo.focal_y, waiting)
 
 
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
     form = ArticleAdminForm
+    inlines = [ArticlePhotoInline]
     list_display = ["photo_preview", "title", "published", "published_at", "photo_state"]
     list_display_links = ["photo_preview", "title"]
     list_filter = ["published", "published_at"]
     search_fields = ["title", "summary", "body"]
     prepopulated_fields = {"slug": ["title"]}
     date_hierarchy = "published_at"
-    readonly_fields = ["current_photo"]
-    fields = ["title", "slug", "summary", "body", "current_photo", "photo", "remove_photo", "image_alt",
-              "published", "published_at"]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "summary", "body", "published", "published_at"]}),
+        ("Ajouter une photo", {"fields": ["photo", "photo_caption", "photo_credit", "photo_alt_text",
+                                          "photo_decorative"], "classes": ["photo-add"]}),
+    ]
 
     def get_queryset(self, request):
-        waiting = PendingUpload.objects.filter(article=OuterRef("pk"))
-        return super().get_queryset(request).annotate(photo_pending=Exists(waiting))
-
-    def get_fields(self, request, obj=None):
-        fields = super().get_fields(request, obj)
-        # A new article has no photo yet to show or to remove.
-        return fields if obj else [name for name in fields if name not in {"current_photo", "remove_photo"}]
+        waiting = PendingUpload.objects.filter(photo__placements__article=OuterRef("pk"))
+        return super().get_queryset(request).annotate(photo_pending=Exists(waiting)).with_gallery()
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if request.method == "POST" and "photo" in request.FILES:
@@ -64,49 +78,44 @@ class ArticleAdmin(admin.ModelAdmin):
 
     @admin.display(description="Photo")
     def photo_preview(self, article):
-        return format_html('<img src="{}" alt="" class="photo-preview">',
-                           article.thumbnail_url)
+        return format_html('<img src="{}" alt="" class="photo-preview">', article.thumbnail_url)
 
-    @admin.display(description="État de la photo")
+    @admin.display(description="Photos")
     def photo_state(self, article):
+        count = len(article.gallery)
+        shown = f"{count} photo{'s' if count > 1 else ''}" if count else "image par défaut"
         if getattr(article, "photo_pending", False):
-            return format_html('<span class="photo-pending" title="{}">⏳ en attente d\'envoi</span>',
-                               "HostGator ne répondait pas ; la photo sera envoyée automatiquement.")
-        return "✓" if article.image else "image par défaut"
-
-    @admin.display(description="Photo actuelle")
-    def current_photo(self, article):
-        if not article.pk:
-            return "—"
-        waiting = "⏳ Une nouvelle photo attend d'être envoyée à HostGator." if article.pending_uploads.exists() else ""
-        return format_html('<img src="{}" alt="" class="current-photo"><p><strong>{}</strong></p>',
-                           article.image_url, waiting)
+            return format_html('{} · <span class="photo-pending" title="{}">⏳ en attente d\'envoi</span>', shown,
+                               "HostGator ne répondait pas ; les photos seront envoyées automatiquement.")
+        return shown
 
     def save_model(self, request, obj, form, change):
-        if change:
-            # Only what the form edits: a photo recorded meanwhile (a retry finishing) must not be
-            # overwritten by the image fields this form loaded before it.
-            obj.save(update_fields=[*self.form.Meta.fields, "updated_at"])
-        else:
-            obj.save()
-        if form.cleaned_data.get("remove_photo"):
-            photos.cancel_waiting_photos(obj)  # a removed photo never comes back from the queue
-            if obj.image:
-                obj.image = ""
-                obj.image_width = obj.image_height = None
-                obj.save(update_fields=["image", "image_width", "image_height", "updated_at"])
+        obj.save()
         processed = form.cleaned_data.get("photo")
         if processed:
             # Kept in the database with the article, sent once both are committed: never a file
             # on the network inside the transaction, and a rolled-back save sends nothing.
-            parked = photos.park_photo(obj, processed)
-            transaction.on_commit(partial(self.send_photo, request, parked, processed.renditions,
-                                          had_photo=bool(obj.image)))
+            photo, row = photos.park_photo(processed, obj.slug, request.user, **form.new_photo_details())
+            photos.place_photo(obj, photo)
+            if row is not None:
+                transaction.on_commit(partial(self.send_photo, request, row, processed.renditions, str(photo)))
 
-    def send_photo(self, request, parked, renditions, had_photo):
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        article = form.instance
+        chosen = [placement_form.instance.photo_id for formset in formsets for placement_form in formset.forms
+                  if placement_form.cleaned_data.get("is_cover") and not placement_form.cleaned_data.get("DELETE")]
+        cover = chosen[0] if chosen else None
+        if cover is not None and not article.placements.filter(photo_id=cover).exists():
+            cover = None
+        if article.cover_id != cover:
+            Article.objects.filter(pk=article.pk).update(cover=cover)
+            article.cover_id = cover
+
+    def send_photo(self, request, parked, renditions, photo_label):
         outcome = photos.send_parked_photo(parked, renditions)
         if outcome.state == photos.PENDING:
-            messages.warning(request, waiting_message(outcome, had_photo))
+            messages.warning(request, waiting_message(outcome, photo_label))
 
 
 @admin.action(permissions=["delete"], description="Supprimer les photos en attente sélectionnées")
@@ -116,8 +125,8 @@ def delete_selected_photos(modeladmin, request, queryset):
 
 @admin.register(PendingUpload)
 class PendingUploadAdmin(admin.ModelAdmin):
-    list_display = ["name", "article", "created_at", "attempts", "last_error"]
-    readonly_fields = ["article", "name", "width", "height", "created_at", "attempts", "last_error"]
+    list_display = ["name", "photo", "created_at", "attempts", "last_error"]
+    readonly_fields = ["photo", "name", "width", "height", "created_at", "attempts", "last_error"]
     exclude = ["data"]
     actions = ["retry_now", delete_selected_photos]
 

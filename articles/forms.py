@@ -1,9 +1,13 @@
 from django import forms
 from django.conf import settings
 
-from articles.models import Article
+from articles.models import Article, ArticlePhoto
 from articles.photo_processing import process_upload
 from storage.images import ImageRejected, too_heavy
+
+ALT_REQUIRED = ("Décrivez la photo pour les lecteurs malvoyants (texte alternatif), "
+                "ou cochez « décorative » si elle n'apporte rien au texte.")
+PHOTO_FIELDS = ["caption", "credit", "alt_text", "decorative", "focal_x", "focal_y"]
 
 
 def checked_photo(upload):
@@ -26,21 +30,31 @@ def checked_photo(upload):
     return result
 
 
+def clean_alt(form, cleaned, field="alt_text", decorative="decorative"):
+    if not cleaned.get(decorative) and not (cleaned.get(field) or "").strip():
+        form.add_error(field, ALT_REQUIRED)
+
+
 class ArticleAdminForm(forms.ModelForm):
-    """The editor's form. The photo is checked and normalised here, before anything is saved or
-    sent: a refused file leaves no row and no byte anywhere, and the editor reads why in French."""
+    """The editor's form. Without JavaScript it adds one photo per save (``photo`` and its fields);
+    the gallery's drop zone sends each file to the upload view instead. A photo is checked and
+    normalised before anything is saved or sent: a refused file leaves no row and no byte anywhere,
+    and the editor reads why in French."""
 
     photo = forms.FileField(
-        label="Photo",
+        label="Ajouter une photo",
         required=False,
         help_text="JPEG, PNG, WebP, GIF ou HEIC (iPhone), 15 Mo au plus. La photo est redressée, "
                   "allégée et débarrassée de ses données de localisation avant publication.",
     )
-    remove_photo = forms.BooleanField(label="Retirer la photo (l'image par défaut s'affichera)", required=False)
+    photo_caption = forms.CharField(label="Légende de la nouvelle photo", max_length=300, required=False)
+    photo_credit = forms.CharField(label="Crédit de la nouvelle photo", max_length=150, required=False)
+    photo_alt_text = forms.CharField(label="Texte alternatif de la nouvelle photo", max_length=250, required=False)
+    photo_decorative = forms.BooleanField(label="Nouvelle photo décorative", required=False)
 
     class Meta:
         model = Article
-        fields = ["title", "slug", "summary", "body", "image_alt", "published", "published_at"]
+        fields = ["title", "slug", "summary", "body", "published", "published_at"]
 
     def clean_photo(self):
         upload = self.cleaned_data.get("photo")
@@ -53,7 +67,51 @@ class ArticleAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("photo") and cleaned.get("remove_photo"):
-            self.add_error("remove_photo",
-                           "Choisissez : envoyer une nouvelle photo ou retirer l'actuelle, pas les deux.")
+        if cleaned.get("photo"):
+            clean_alt(self, cleaned, "photo_alt_text", "photo_decorative")
         return cleaned
+
+    def new_photo_details(self):
+        return {name: self.cleaned_data.get(f"photo_{name}") for name in ["caption", "credit", "alt_text",
+                                                                          "decorative"]}
+
+
+class PlacementForm(forms.ModelForm):
+    """A photo's card in the article's gallery: its place, and the photo's own fields (caption,
+    credit, alt text, focal point), which every article showing the photo shares."""
+
+    caption = forms.CharField(label="Légende", max_length=300, required=False)
+    credit = forms.CharField(label="Crédit", max_length=150, required=False)
+    alt_text = forms.CharField(label="Texte alternatif", max_length=250, required=False)
+    decorative = forms.BooleanField(label="Décorative", required=False)
+    focal_x = forms.FloatField(label="Point d'intérêt x", min_value=0, max_value=1, initial=0.5)
+    focal_y = forms.FloatField(label="Point d'intérêt y", min_value=0, max_value=1, initial=0.5)
+    is_cover = forms.BooleanField(label="Couverture", required=False)
+
+    class Meta:
+        model = ArticlePhoto
+        fields = ["photo", "position"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        photo = self.instance.photo if self.instance.photo_id else None
+        if photo is not None:
+            for name in PHOTO_FIELDS:
+                self.initial.setdefault(name, getattr(photo, name))
+            self.initial.setdefault("is_cover", self.instance.article.cover_id == photo.pk)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("photo") and not cleaned.get("DELETE"):
+            clean_alt(self, cleaned)
+        return cleaned
+
+    def save(self, commit=True):
+        placement = super().save(commit=commit)
+        photo = placement.photo
+        changed = [name for name in PHOTO_FIELDS if getattr(photo, name) != self.cleaned_data[name]]
+        for name in changed:
+            setattr(photo, name, self.cleaned_data[name])
+        if changed:
+            photo.save(update_fields=changed)
+        return placement
