@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def browser_page(monkeypatch):
+def browser(monkeypatch):
     if not CHROMIUM:
         if os.environ.get("CMTCH_REQUIRE_BROWSER"):
             pytest.fail("chromium is required here (CMTCH_REQUIRE_BROWSER) but is not installed")
@@ -31,34 +31,62 @@ def browser_page(monkeypatch):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"])
-        page = browser.new_page()
-        page.set_default_timeout(20_000)
-        yield page
+        yield browser
         browser.close()
         # ORM calls made while Playwright's loop runs get connections of their own (Django keys
         # them by context); close them here, or PostgreSQL cannot drop the test database.
         connections.close_all()
 
 
-def test_editor_adds_a_photo_and_readers_see_it(browser_page, live_server, hostgator, django_user_model, tmp_path):
-    django_user_model.objects.create_superuser("editeur", "e@example.org", "mot-de-passe-de-test-42")
-    photo = tmp_path / "finale.jpg"
-    photo.write_bytes(jpeg_bytes(size=(1400, 900)))
-    page = browser_page
+@pytest.fixture
+def browser_page(browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(20_000)
+    return page
 
+
+@pytest.fixture
+def no_script_page(browser):
+    """An editor whose browser runs no JavaScript: the admin's plain forms must do everything."""
+    page = browser.new_context(java_script_enabled=False).new_page()
+    page.set_default_timeout(20_000)
+    return page
+
+
+def log_in(page, live_server, username="editeur", password="mot-de-passe-de-test-42"):
     page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "editeur")
-    page.fill("#id_password", "mot-de-passe-de-test-42")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
     page.click("input[type=submit]")
-    page.goto(f"{live_server.url}/admin/articles/article/add/")
-    page.fill("#id_title", "Finale de la coupe")
-    page.set_input_files("#id_photo", str(photo))
+    page.wait_for_selector("#user-tools")
+
+
+def publish_now(page):
     page.check("#id_published")
     when = timezone.localtime() - timedelta(minutes=5)
     page.fill("#id_published_at_0", when.strftime("%d/%m/%Y"))
     page.fill("#id_published_at_1", when.strftime("%H:%M:%S"))
+
+
+def test_editor_adds_a_photo_and_readers_see_it(no_script_page, live_server, hostgator, django_user_model, tmp_path):
+    """Without JavaScript: the "Ajouter une photo" fieldset, one file per save."""
+    from articles.models import Article
+
+    django_user_model.objects.create_superuser("editeur", "e@example.org", "mot-de-passe-de-test-42")
+    photo = tmp_path / "finale.jpg"
+    photo.write_bytes(jpeg_bytes(size=(1400, 900)))
+    page = no_script_page
+
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}/admin/articles/article/add/")
+    assert page.locator(".gallery-drop").count() == 0 and page.locator("#placements-group table").is_visible()
+    page.fill("#id_title", "Finale de la coupe")
+    page.set_input_files("#id_photo", str(photo))
+    page.fill("#id_photo_alt_text", "Les joueuses soulèvent la coupe")
+    publish_now(page)
     page.click("input[name=_save]")
     page.wait_for_selector(".messagelist .success")
+    assert [photo.alt_text for photo in Article.objects.get().gallery] == ["Les joueuses soulèvent la coupe"]
 
     page.goto(f"{live_server.url}/articles/finale-de-la-coupe/")
     image = page.locator("img.photo")
@@ -95,11 +123,7 @@ def test_admin_and_pages_pass_the_content_security_policy(browser_page, live_ser
     page.on("console", lambda message: "Content Security Policy" in message.text and console.append(message.text))
     page.add_init_script(CSP_LISTENER)
 
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "editeur")
-    page.fill("#id_password", "mot-de-passe-de-test-42")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
+    log_in(page, live_server)
     for path in ("/admin/articles/article/add/", "/admin/articles/article/", article.get_absolute_url()):
         response = page.goto(f"{live_server.url}{path}", wait_until="load")
         assert response.status == 200 and "frame-ancestors 'none'" in response.headers["content-security-policy"]
