@@ -427,8 +427,8 @@
                                  class: "gallery-files"});
       files.addEventListener("change", () => { this.addFiles(files.files); files.value = ""; });
       this.zone = el("div", {class: "gallery-drop"},
-        el("p", {class: "gallery-drop-text"}, "Déposez vos photos ici ou ",
-           el("label", {for: files.id, class: "gallery-choose", text: "choisissez-les"}), files),
+        el("p", {class: "gallery-drop-text"}, "Déposez vos photos ici ou ", files,
+           el("label", {for: files.id, class: "gallery-choose", text: "choisissez-les"})),
         el("p", {class: "gallery-drop-help", text: "JPEG, PNG, WebP, GIF ou HEIC (iPhone), 15 Mo au plus chacune ; "
                                                     + "plusieurs à la fois."}),
         this.library ? button("Choisir dans la photothèque", "gallery-open-library", () => this.library.open()) : null);
