@@ -3,6 +3,7 @@ ordered, chosen as cover and removed through the article form's inline (what sta
 posts), against the real FTPS server on loopback; and the whole thing in Chromium."""
 
 import stat
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -15,6 +16,7 @@ from articles.forms import checked_photo
 from articles.models import Article, ArticlePhoto, Photo
 from storage.names import rendition_name
 from tests.hostile_images import PHP
+from tests.test_browser import CSP_LISTENER, browser, browser_page, csp_violations, log_in, publish_now  # noqa: F401
 from tests.test_photos import article_form, editor_client, files_on_server, jpeg_bytes, upload  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -120,14 +122,14 @@ def test_the_endpoint_is_for_editors_only(client, hostgator, django_user_model):
 
 
 def test_the_endpoint_refuses_a_request_without_csrf_token(hostgator, django_user_model):
-    browser = Client(enforce_csrf_checks=True)
-    browser.force_login(django_user_model.objects.create_superuser("editeur", "e@example.org", "pw-tests-only"))
-    assert send(browser, "a.jpg", colour(1)).status_code == 403
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(django_user_model.objects.create_superuser("editeur", "e@example.org", "pw-tests-only"))
+    assert send(strict, "a.jpg", colour(1)).status_code == 403
     assert Photo.objects.count() == 0 and "STOR" not in hostgator.verbs()
     # The token the gallery sends (the form's, in the X-CSRFToken header) is accepted.
-    browser.get(reverse("admin:articles_article_add"))
-    answer = browser.post(reverse(UPLOAD), {"file": upload("a.jpg", colour(1))},
-                          headers={"X-CSRFToken": browser.cookies[settings.CSRF_COOKIE_NAME].value})
+    strict.get(reverse("admin:articles_article_add"))
+    answer = strict.post(reverse(UPLOAD), {"file": upload("a.jpg", colour(1))},
+                         headers={"X-CSRFToken": strict.cookies[settings.CSRF_COOKIE_NAME].value})
     assert answer.status_code == 201
 
 
@@ -205,3 +207,146 @@ def test_alt_text_required_unless_decorative(editor_client, hostgator):  # noqa:
     assert [(photo.caption, photo.credit, photo.decorative, photo.alt) for photo in article.gallery] == [
         ("Le podium", "Photo : Sami K.", False, "Trois coureuses"), ("La foule", "", True, "")]
     assert (article.gallery[1].focal_x, article.gallery[1].focal_y) == (0.25, 0.8)
+
+
+# Records, in the page, every card that showed a progress bar and the most requests in flight at once.
+WATCH_UPLOADS = """() => {
+    const seen = window.galleryWatch = {progress: [], inFlight: 0};
+    new MutationObserver(() => {
+        for (const card of document.querySelectorAll('.gallery-card')) {
+            const name = card.querySelector('.gallery-name').textContent;
+            if (card.querySelector('progress') && !seen.progress.includes(name)) seen.progress.push(name);
+        }
+        const sending = [...document.querySelectorAll('.gallery-card.is-uploading .gallery-note')]
+            .filter(note => note.textContent !== 'En attente…').length;
+        seen.inFlight = Math.max(seen.inFlight, sending);
+    }).observe(document.querySelector('.gallery-cards'), {subtree: true, childList: true, characterData: true});
+}"""
+
+THUMBNAILS_LOADED = """count => {
+    const images = [...document.querySelectorAll('.gallery-card.has-row:not([hidden]) img.gallery-thumb')];
+    return images.length === count && images.every(image => image.complete && image.naturalWidth > 0);
+}"""
+
+
+@pytest.mark.browser
+def test_an_editor_builds_a_gallery_in_chromium(browser_page, live_server, hostgator, django_user_model,  # noqa: F811
+                                                tmp_path):
+    django_user_model.objects.create_superuser("editeur", "e@example.org", "mot-de-passe-de-test-42")
+    archive, _ = photos.store_photo(checked_photo(upload("archive.jpg", colour(9))), "archives",
+                                    caption="Finale 2025", credit="Photo : Leïla B.", alt_text="La finale 2025")
+    names = [f"photo-{index}.jpg" for index in range(1, 7)]
+    for index, name in enumerate(names, start=1):
+        (tmp_path / name).write_bytes(colour(index))
+    page, errors = browser_page, []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.add_init_script(CSP_LISTENER)
+    shots = Path("/tmp/admin-shots")
+    shots.mkdir(exist_ok=True)
+
+    def card(name):
+        return page.locator(".gallery-card", has=page.locator(".gallery-name", has_text=name))
+
+    def field(name, field_name):
+        return card(name).locator(f"[name$='-{field_name}']")
+
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}/admin/articles/article/add/")
+    page.fill("#id_title", "Tournoi de printemps")
+    # The script's cards replace the table and the one-photo fieldset of the no-JavaScript form.
+    assert page.locator("fieldset.photo-add").is_hidden() and page.locator("#placements-group table").is_hidden()
+    page.evaluate(WATCH_UPLOADS)
+    page.set_input_files("#gallery-files", [str(tmp_path / name) for name in names])
+    page.wait_for_function(THUMBNAILS_LOADED, arg=6)
+    page.wait_for_function("() => document.querySelector('.gallery-count').textContent === '6 sur 6 envoyées'")
+    watched = page.evaluate("() => window.galleryWatch")
+    assert sorted(watched["progress"]) == names and watched["inFlight"] == 3  # each its own request, 3 at once
+    assert page.locator(".gallery-card progress").count() == 0
+    assert page.locator("#id_placements-TOTAL_FORMS").input_value() == "6"
+
+    field("photo-3.jpg", "caption").fill("Le départ du 10 km")
+    field("photo-3.jpg", "credit").fill("Photo : Sami K.")
+    for index, name in enumerate(names[:5], start=1):
+        field(name, "alt_text").fill(f"Coureurs, photo {index}")
+    field("photo-6.jpg", "decorative").check()
+    assert card("photo-6.jpg").locator(".gallery-alt").is_hidden()
+
+    # photo-5 dragged in front of photo-1, then photo-2 moved up from the keyboard.
+    first = card("photo-1.jpg")
+    first_box = first.bounding_box()
+    card("photo-5.jpg").locator(".gallery-card-head").drag_to(
+        first, target_position={"x": 8, "y": first_box["height"] - 30})  # its lower left, in view
+    field("photo-2.jpg", "caption").focus()
+    page.keyboard.press("Alt+ArrowUp")
+    assert page.locator(".gallery .visually-hidden[aria-live]").text_content() == "« photo-2.jpg » : position 2 sur 6."
+    order = ["photo-5.jpg", "photo-2.jpg", "photo-1.jpg", "photo-3.jpg", "photo-4.jpg", "photo-6.jpg"]
+    assert page.locator(".gallery-card .gallery-name").all_text_contents() == order
+    assert [field(name, "position").input_value() for name in order] == [str(place) for place in range(6)]
+    card("photo-4.jpg").get_by_role("button", name="Descendre").click()
+    card("photo-4.jpg").get_by_role("button", name="Monter").click()  # and back
+
+    thumbnail = card("photo-3.jpg").locator("img.gallery-thumb")
+    box = thumbnail.bounding_box()
+    thumbnail.click(position={"x": box["width"] * 0.25, "y": box["height"] * 0.75})
+    focal = float(field("photo-3.jpg", "focal_x").input_value()), float(field("photo-3.jpg", "focal_y").input_value())
+    assert focal == pytest.approx((0.25, 0.75), abs=0.011)
+    marker = card("photo-3.jpg").locator(".gallery-focal").bounding_box()
+    assert marker["x"] + marker["width"] / 2 == pytest.approx(box["x"] + box["width"] * 0.25, abs=2)
+
+    field("photo-4.jpg", "is_cover").check()
+    field("photo-5.jpg", "is_cover").check()  # one cover: photo-4 is no longer
+    assert not field("photo-4.jpg", "is_cover").is_checked()
+    assert card("photo-5.jpg").locator(".gallery-cover-badge").is_visible()
+    page.locator(".gallery").scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "gallery-6-cards.png"))
+    page.screenshot(path=str(shots / "gallery-form-full.png"), full_page=True)
+
+    # The library: the six just sent are in this gallery already; the archive can be added.
+    page.get_by_role("button", name="Choisir dans la photothèque").click()
+    dialog = page.locator("dialog.gallery-library")
+    dialog.locator(".gallery-library-pick").nth(6).wait_for()
+    assert dialog.locator(".gallery-library-pick:disabled").count() == 6
+    page.fill("#gallery-library-mois", archive.uploaded_at.strftime("%Y-%m"))
+    page.wait_for_function("() => document.querySelector('.gallery-library-state').textContent === '7 photos'")
+    page.screenshot(path=str(shots / "library.png"))
+    page.fill("#gallery-library-q", "Leïla")
+    page.wait_for_function("() => document.querySelectorAll('.gallery-library-pick').length === 1")
+    dialog.locator(".gallery-library-pick").click()
+    dialog.get_by_role("button", name="Fermer").click()
+    added = card("Finale 2025")
+    assert added.locator("[name$='-alt_text']").input_value() == "La finale 2025"
+    assert added.locator("[name$='-position']").input_value() == "6"
+    page.wait_for_function(THUMBNAILS_LOADED, arg=7)
+    added.get_by_role("button", name="Retirer de l'article").click()  # not saved yet: simply emptied
+    assert added.is_hidden() and added.locator("[name$='-photo']").input_value() == ""
+
+    publish_now(page)
+    page.click("input[name=_save]")
+    page.wait_for_selector(".messagelist .success")
+    article = Article.objects.get()
+    alt_of = {name: f"Coureurs, photo {index}" for index, name in enumerate(names[:5], start=1)}
+    assert [photo.alt or "décorative" for photo in article.gallery] == [alt_of.get(name, "décorative")
+                                                                        for name in order]
+    third = article.gallery[order.index("photo-3.jpg")]
+    assert (third.caption, third.credit) == ("Le départ du 10 km", "Photo : Sami K.")
+    assert (third.focal_x, third.focal_y) == pytest.approx(focal)
+    assert article.cover_photo == article.gallery[0] and article.cover_id == article.gallery[0].pk
+    assert not archive.placements.exists() and Photo.objects.filter(pk=archive.pk).exists()
+
+    # The change form shows the saved gallery as cards, in its order.
+    page.goto(f"{live_server.url}{reverse('admin:articles_article_change', args=[article.pk])}")
+    page.wait_for_function(THUMBNAILS_LOADED, arg=6)
+    saved_names = page.locator(".gallery-card .gallery-name").all_text_contents()
+    assert saved_names[order.index("photo-3.jpg")] == "Le départ du 10 km" and len(saved_names) == 6
+    assert page.locator(".gallery-card.is-cover").count() == 1
+
+    # Readers: six figures in the editor's order (the cover, first here, leads), the caption and credit.
+    page.goto(f"{live_server.url}{article.get_absolute_url()}")
+    figures = page.locator("article figure")
+    assert figures.count() == 6
+    sources = figures.locator("img").evaluate_all("images => images.map(image => image.getAttribute('src'))")
+    assert [next(i for i, photo in enumerate(article.gallery) if photo.name[:-4] in src) for src in sources] == [
+        0, 1, 2, 3, 4, 5]
+    assert figures.nth(order.index("photo-3.jpg")).locator("figcaption").text_content().split() == \
+        "Le départ du 10 km — Photo : Sami K.".split()
+    assert csp_violations(page) == [] and errors == []

@@ -30,7 +30,7 @@ def browser(monkeypatch):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+            "--disable-component-update", "--disable-sync", "--lang=fr-FR"])
         yield browser
         browser.close()
         # ORM calls made while Playwright's loop runs get connections of their own (Django keys
@@ -40,7 +40,7 @@ def browser(monkeypatch):
 
 @pytest.fixture
 def browser_page(browser):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="fr-FR")
     page.set_default_timeout(20_000)
     return page
 
@@ -48,7 +48,7 @@ def browser_page(browser):
 @pytest.fixture
 def no_script_page(browser):
     """An editor whose browser runs no JavaScript: the admin's plain forms must do everything."""
-    page = browser.new_context(java_script_enabled=False).new_page()
+    page = browser.new_context(java_script_enabled=False, locale="fr-FR").new_page()
     page.set_default_timeout(20_000)
     return page
 

@@ -99,21 +99,28 @@
       const text = (name, extraClass) => el("div", {class: `gallery-field ${extraClass || ""}`},
                                             el("label", {for: this.inputs[name].id, text: label(name)}),
                                             this.inputs[name], ...errors(name));
-      const check = (name, text) => el("div", {class: "gallery-check"}, this.inputs[name],
-                                       el("label", {for: this.inputs[name].id, text}), ...errors(name));
+      const check = (name, title) => el("div", {class: "gallery-check"}, this.inputs[name],
+                                        el("label", {for: this.inputs[name].id, text: label(name), title}),
+                                        ...errors(name));
       this.altField = text("alt_text", "gallery-alt");
       this.inputs.alt_text.setAttribute("aria-required", "true");
       this.fields = el("div", {class: "gallery-fields"}, text("caption"), text("credit"), this.altField,
-                       check("decorative", "Décorative (rien à décrire)"),
-                       check("is_cover", "Photo de couverture"));
+                       el("div", {class: "gallery-checks"},
+                          check("decorative", "Rien à décrire : les lecteurs d'écran l'ignorent, pas de texte alternatif."),
+                          check("is_cover", "La photo de l'article sur les listes et en tête de page.")));
       this.inputs.decorative.addEventListener("change", () => this.showDecorative());
       this.inputs.is_cover.addEventListener("change", () => this.gallery.coverChanged(this));
       this.raw = el("div", {class: "gallery-raw", hidden: true},
                     ...RAW_FIELDS.map((name) => this.inputs[name]).filter(Boolean));
       this.restore = button("Remettre dans l'article", "gallery-restore", () => this.gallery.restore(this));
+      const move = (text, step, verb, keys) => {
+        const control = button(text, `gallery-${step < 0 ? "up" : "down"}`, () => this.gallery.move(this, step),
+                               `${verb} ${this.nameNode.textContent}`);
+        control.title = `${verb} (${keys} sur la photo)`;
+        return control;
+      };
       this.node.append(this.fields, el("div", {class: "gallery-actions"},
-        button("↑ Monter", "gallery-up", () => this.gallery.move(this, -1), `Monter ${this.nameNode.textContent}`),
-        button("↓ Descendre", "gallery-down", () => this.gallery.move(this, 1), `Descendre ${this.nameNode.textContent}`),
+        move("↑", -1, "Monter", "Alt+↑"), move("↓", 1, "Descendre", "Alt+↓"),
         button("Retirer de l'article", "gallery-remove", () => this.gallery.remove(this)),
         this.restore), this.raw);
       this.restore.hidden = true;
@@ -122,10 +129,7 @@
       this.node.tabIndex = -1;
       this.node.setAttribute("aria-label", `Photo ${this.nameNode.textContent} ; Alt+flèches pour la déplacer`);
       // Dragged by its head only: a drag started in a text field selects text as usual.
-      this.node.addEventListener("pointerdown", (event) => {
-        this.node.draggable = Boolean(event.target.closest(".gallery-card-head"));
-      });
-      this.node.addEventListener("dragend", () => { this.node.draggable = false; });
+      this.node.querySelector(".gallery-card-head").draggable = true;
     }
 
     /* The thumbnail: a click (or the arrow keys) sets the focal point the crops follow. */
@@ -449,8 +453,8 @@
       this.count = el("p", {class: "gallery-count", role: "status", "aria-live": "polite"});
       this.announcer = el("p", {class: "visually-hidden", "aria-live": "assertive"});
       this.list = el("ol", {class: "gallery-cards", "aria-label": "Photos de l'article, dans l'ordre de la page"});
-      this.help = el("p", {class: "help gallery-help", text: "Glissez une photo par ⠿, ou Monter / Descendre "
-        + "(Alt+↑ / Alt+↓ sur la photo), pour changer l'ordre ; cliquez sur la photo pour choisir son point "
+      this.help = el("p", {class: "help gallery-help", text: "Glissez une photo par ⠿, ou montez-la / descendez-la "
+        + "(↑ ↓, ou Alt+↑ / Alt+↓ sur la photo), pour changer l'ordre ; cliquez sur la photo pour choisir son point "
         + "d'intérêt (les recadrages le gardent). Sans couverture choisie, la première photo l'est."});
       this.list.addEventListener("keydown", (event) => {
         const card = event.target.closest && event.target.closest("[data-card]");
@@ -470,12 +474,14 @@
     dragging() {
       let dragged = null;
       this.list.addEventListener("dragstart", (event) => {
-        const node = event.target.closest && event.target.closest("[data-card]");
-        if (!node || !node.draggable) return;
+        const head = event.target.closest && event.target.closest(".gallery-card-head");
+        const node = head && head.closest("[data-card]");
+        if (!node || !node.card.inputs) return;
         dragged = node;
         node.classList.add("is-dragged");
         event.dataTransfer.effectAllowed = "move";
         event.dataTransfer.setData("text/plain", node.card.name);
+        event.dataTransfer.setDragImage(node, 20, 20);
       });
       this.list.addEventListener("dragover", (event) => {
         if (!dragged) return;
