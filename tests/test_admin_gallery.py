@@ -22,6 +22,7 @@ from tests.test_photos import article_form, editor_client, files_on_server, jpeg
 pytestmark = pytest.mark.django_db(transaction=True)
 
 UPLOAD = "admin:articles_photo_upload"
+SHOTS = Path("/tmp/admin-shots")  # screenshots of the gallery, to look at
 ALT_REQUIRED = "Décrivez la photo pour les lecteurs malvoyants (texte alternatif)"
 
 
@@ -241,8 +242,6 @@ def test_an_editor_builds_a_gallery_in_chromium(browser_page, live_server, hostg
     page, errors = browser_page, []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.add_init_script(CSP_LISTENER)
-    shots = Path("/tmp/admin-shots")
-    shots.mkdir(exist_ok=True)
 
     def card(name):
         return page.locator(".gallery-card", has=page.locator(".gallery-name", has_text=name))
@@ -298,8 +297,8 @@ def test_an_editor_builds_a_gallery_in_chromium(browser_page, live_server, hostg
     assert not field("photo-4.jpg", "is_cover").is_checked()
     assert card("photo-5.jpg").locator(".gallery-cover-badge").is_visible()
     page.locator(".gallery").scroll_into_view_if_needed()
-    page.screenshot(path=str(shots / "gallery-6-cards.png"))
-    page.screenshot(path=str(shots / "gallery-form-full.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / "gallery-6-cards.png"))
+    page.screenshot(path=str(SHOTS / "gallery-form-full.png"), full_page=True)
 
     # The library: the six just sent are in this gallery already; the archive can be added.
     page.get_by_role("button", name="Choisir dans la photothèque").click()
@@ -308,7 +307,7 @@ def test_an_editor_builds_a_gallery_in_chromium(browser_page, live_server, hostg
     assert dialog.locator(".gallery-library-pick:disabled").count() == 6
     page.fill("#gallery-library-mois", archive.uploaded_at.strftime("%Y-%m"))
     page.wait_for_function("() => document.querySelector('.gallery-library-state').textContent === '7 photos'")
-    page.screenshot(path=str(shots / "library.png"))
+    page.screenshot(path=str(SHOTS / "library.png"))
     page.fill("#gallery-library-q", "Leïla")
     page.wait_for_function("() => document.querySelectorAll('.gallery-library-pick').length === 1")
     dialog.locator(".gallery-library-pick").click()
@@ -342,11 +341,74 @@ def test_an_editor_builds_a_gallery_in_chromium(browser_page, live_server, hostg
 
     # Readers: six figures in the editor's order (the cover, first here, leads), the caption and credit.
     page.goto(f"{live_server.url}{article.get_absolute_url()}")
-    figures = page.locator("article figure")
+    figures = page.locator("article figure:has(img.photo)")  # not the lightbox's
     assert figures.count() == 6
     sources = figures.locator("img").evaluate_all("images => images.map(image => image.getAttribute('src'))")
     assert [next(i for i, photo in enumerate(article.gallery) if photo.name[:-4] in src) for src in sources] == [
         0, 1, 2, 3, 4, 5]
     assert figures.nth(order.index("photo-3.jpg")).locator("figcaption").text_content().split() == \
         "Le départ du 10 km — Photo : Sami K.".split()
+    assert csp_violations(page) == [] and errors == []
+
+
+@pytest.mark.browser
+def test_refused_waiting_and_undescribed_photos_in_chromium(browser_page, live_server, hostgator,  # noqa: F811
+                                                            django_user_model, tmp_path):
+    django_user_model.objects.create_superuser("editeur", "e@example.org", "mot-de-passe-de-test-42")
+    for name, data in [("bonne.jpg", colour(1)), ("shell.jpg", PHP), ("coupee.jpg", colour(2)[:2000]),
+                       ("attente.jpg", colour(3))]:
+        (tmp_path / name).write_bytes(data)
+    page, errors = browser_page, []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.add_init_script(CSP_LISTENER)
+    count = page.locator(".gallery-count")
+
+    def card(name):
+        return page.locator(".gallery-card", has=page.locator(".gallery-name", has_text=name))
+
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}/admin/articles/article/add/")
+    page.fill("#id_title", "Cross du club")
+    page.set_input_files("#gallery-files", [str(tmp_path / name) for name in ("bonne.jpg", "shell.jpg", "coupee.jpg")])
+    page.wait_for_function("() => document.querySelector('.gallery-count').textContent === "
+                           "'1 sur 3 envoyée · 2 refusées'")
+    assert "contient du code caché" in card("shell.jpg").get_by_role("alert").text_content()
+    assert "abîmée ou incomplète" in card("coupee.jpg").get_by_role("alert").text_content()
+    page.locator(".gallery").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "refused.png"))
+    card("coupee.jpg").get_by_role("button", name="Réessayer").click()  # refused again, for the same reason
+    card("coupee.jpg").get_by_role("alert").wait_for()
+    assert count.text_content() == "1 sur 3 envoyée · 2 refusées"
+    for name in ("shell.jpg", "coupee.jpg"):
+        card(name).get_by_role("button", name="Ne pas l'ajouter").click()
+    assert count.text_content() == "1 sur 1 envoyée" and page.locator(".gallery-card").count() == 1
+
+    hostgator.stop()  # the photo waits in the database; the card says so, with no thumbnail yet
+    page.set_input_files("#gallery-files", str(tmp_path / "attente.jpg"))
+    waiting = card("attente.jpg").locator(".gallery-waiting")
+    waiting.wait_for()
+    assert "ne répond pas" in waiting.text_content() and "gardée en lieu sûr" in waiting.text_content()
+    assert card("attente.jpg").locator("img").count() == 0 and count.text_content() == "2 sur 2 envoyées"
+
+    # Saved with no alt text: the French error on each card, nothing lost.
+    card("bonne.jpg").locator("[name$='-caption']").fill("L'arrivée")
+    publish_now(page)
+    page.click("input[name=_save]")
+    page.locator(".errornote").first.wait_for()
+    assert Article.objects.count() == 0
+    page.wait_for_function(THUMBNAILS_LOADED, arg=1)
+    cards = page.locator(".gallery-card")
+    assert cards.count() == 2 and cards.locator(".errorlist", has_text=ALT_REQUIRED).count() == 2
+    assert cards.nth(0).locator("[name$='-caption']").input_value() == "L'arrivée"
+    assert "en attente d'envoi" in cards.nth(1).locator(".gallery-waiting").text_content()
+    cards.nth(0).scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "alt-missing.png"))
+    cards.nth(0).locator("[name$='-alt_text']").fill("Une coureuse franchit la ligne")
+    cards.nth(1).locator("[name$='-decorative']").check()
+    page.click("input[name=_save]")
+    page.wait_for_selector(".messagelist .success")
+    article = Article.objects.get()
+    assert article.placements.count() == 2
+    assert [(photo.caption, photo.alt) for photo in article.gallery] == [
+        ("L'arrivée", "Une coureuse franchit la ligne")]
     assert csp_violations(page) == [] and errors == []

@@ -135,7 +135,7 @@
     /* The thumbnail: a click (or the arrow keys) sets the focal point the crops follow. */
     frame(photo) {
       if (!photo.thumbnail_url || photo.state === "pending") {
-        return el("div", {class: "gallery-frame is-empty"}, el("span", {text: "⏳ Aperçu quand la photo sera sur HostGator"}));
+        return el("div", {class: "gallery-frame is-empty"}, el("span", {text: "Aperçu quand la photo sera sur HostGator"}));
       }
       this.image = el("img", {src: photo.thumbnail_url, alt: "", class: "gallery-thumb", draggable: "false"});
       this.marker = el("span", {class: "gallery-focal", "aria-hidden": "true"});
