@@ -1,10 +1,10 @@
 """Moving the photos of the old site to HostGator (``migrate_images_to_hostgator``).
 
-Order per article: find the file, normalise it like a new upload, upload it with its renditions
-(each checked by the transport before it takes its name), and only then change the row.
-Interrupted anywhere, nothing is lost and a re-run resumes: names carry a content hash, so an
-upload repeated after a crash writes the same file; rows naming one file are one piece of work,
-and the same photo met twice gets one name.
+Order per photo (a Photo row; the data migration 0005 made one per old Article.image): find the
+file, normalise it like a new upload, upload it with its renditions (each checked by the transport
+before it takes its name), and only then change the row. Interrupted anywhere, nothing is lost and
+a re-run resumes: names carry a content hash, so an upload repeated after a crash writes the same
+file, and the same photo met twice becomes one Photo (the second merged into the first).
 FTP work runs in worker threads; database writes stay in the calling thread.
 """
 
@@ -13,15 +13,16 @@ import posixpath
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
+from django.db import transaction
 from django.utils import timezone
 
-from articles.models import Article
+from articles.models import Article, ArticlePhoto, Photo
 from articles.photo_processing import process_upload
 from articles.photos import photo_files
 from storage.backends import HostGatorStorage
@@ -43,7 +44,7 @@ MIGRATED, ALREADY_THERE, NORMALISED, MISSING, FAILED = "migrated", "already ther
 
 @dataclass
 class Outcome:
-    article_id: int
+    photo_id: int
     status: str
     old: str
     new: str = ""
@@ -126,9 +127,9 @@ class Migration:
         self._listings = {}  # folder -> names of its files, as listed once at first need
         self._listing_lock = threading.Lock()
 
-    def examine(self, article_id, slug, published_at, value):
-        """Decide and (unless dry_run) do the FTP part for one row. Runs in a worker thread."""
-        outcome = Outcome(article_id, FAILED, value)
+    def examine(self, photo_id, slug, published_at, value):
+        """Decide and (unless dry_run) do the FTP part for one photo. Runs in a worker thread."""
+        outcome = Outcome(photo_id, FAILED, value)
         if self.host_failure is not None:
             outcome.detail = f"not tried: HostGator failed ({self.host_failure})"
             return outcome
@@ -142,7 +143,7 @@ class Migration:
         except (HostGatorError, OSError) as error:
             outcome.detail = str(error)
         except Exception as error:  # one odd row must not stop the others
-            logger.exception("Photo of article %s (%s) could not be migrated", article_id, value)
+            logger.exception("Photo %s (%s) could not be migrated", photo_id, value)
             outcome.detail = f"{type(error).__name__}: {error}"
         return outcome
 
@@ -186,17 +187,59 @@ class Migration:
 
 
 def apply(outcome):
-    """The database part, in the calling thread, after the FTP part succeeded. A plain update: the
-    old files are left where they are (links shared elsewhere may still point at them), and a row
-    an editor changed meanwhile is left alone."""
-    new_values = {"image": "", "image_width": None, "image_height": None}
-    if outcome.status in {MIGRATED, NORMALISED}:
-        new_values.update(image=outcome.new, image_width=outcome.width, image_height=outcome.height)
-    Article.objects.filter(pk=outcome.article_id, image=outcome.old).update(**new_values)
+    """The database part, in the calling thread, after the FTP part succeeded. The old files are
+    left where they are (links shared elsewhere may still point at them), and a photo changed
+    meanwhile is left alone. A missing photo leaves its galleries (the pages fall back to the
+    article's other photos or the default image); a photo that turns out to hold the same bytes as
+    another is merged into it."""
+    with transaction.atomic():
+        photo = Photo.objects.select_for_update().filter(pk=outcome.photo_id, name=outcome.old).first()
+        if photo is None:
+            return
+        if outcome.status == MISSING:
+            photo.placements.all().delete()
+            photo.delete()
+            return
+        match = PIPELINE_NAME.match(outcome.new)
+        content_hash = match["hash"] if match else ""
+        same = Photo.objects.exclude(pk=photo.pk).filter(name=outcome.new).first()
+        if same is None and content_hash:
+            same = Photo.objects.exclude(pk=photo.pk).filter(content_hash=content_hash).first()
+        if same is not None:
+            merge_photo(photo, into=same)
+            return
+        photo.name, photo.width, photo.height, photo.content_hash = (outcome.new, outcome.width, outcome.height,
+                                                                    content_hash)
+        photo.save(update_fields=["name", "width", "height", "content_hash"])
+
+
+def merge_photo(photo, into):
+    """``photo``'s galleries and covers show ``into`` instead (the same bytes); ``photo`` goes."""
+    for placement in photo.placements.all():
+        if ArticlePhoto.objects.filter(article_id=placement.article_id, photo=into).exists():
+            placement.delete()
+        else:
+            ArticlePhoto.objects.filter(pk=placement.pk).update(photo=into)
+    Article.objects.filter(cover=photo).update(cover=into)
+    for detail in ("caption", "credit", "alt_text"):
+        if not getattr(into, detail) and getattr(photo, detail):
+            setattr(into, detail, getattr(photo, detail))
+    into.save()
+    photo.delete()
 
 
 def rows_to_examine(limit=None):
-    rows = list(Article.objects.exclude(image="").order_by("pk").values_list("pk", "slug", "published_at", "image"))
+    """(photo pk, slug, date, name) of every photo on the store, the slug and date of the first
+    article showing it (or the photo's own). Photos still waiting for HostGator are the pipeline's."""
+    first_article = {}
+    for photo_id, slug, published_at in (ArticlePhoto.objects.order_by("photo_id", "article_id")
+                                         .values_list("photo_id", "article__slug", "article__published_at")):
+        first_article.setdefault(photo_id, (slug, published_at))
+    rows = []
+    for pk, name, uploaded_at in Photo.objects.filter(on_store=True).order_by("pk").values_list(
+            "pk", "name", "uploaded_at"):
+        slug, published_at = first_article.get(pk, (Path(urlsplit(name).path).stem, uploaded_at))
+        rows.append((pk, slug, published_at, name))
     if limit:
         # A limited run is a trial on the next rows still to migrate, not on those already done.
         rows = [row for row in rows if not PIPELINE_NAME.match(row[3])][:limit]
@@ -204,35 +247,29 @@ def rows_to_examine(limit=None):
 
 
 def migrate_images(sources=None, dry_run=False, workers=4, limit=None, progress=None):
-    """Migrate every article photo; returns a MigrationReport. ``progress`` is called with each Outcome.
+    """Migrate every photo; returns a MigrationReport. ``progress`` is called with each Outcome.
 
     ``workers`` photos are handled at once, over at most ``workers`` FTP connections (never more
     than HOSTGATOR_FTP's MAX_CONNECTIONS, the host's per-IP cap)."""
     workers = max(1, workers)
     sources = [Path(source) for source in (sources or default_sources())]
-    rows_by_value = {}  # rows naming the same file are one piece of work; the first row names the photo
-    for pk, slug, published_at, image in rows_to_examine(limit):
-        rows_by_value.setdefault(image, []).append((pk, slug, published_at))
-    names = PhotoNames(Article.objects.exclude(image="").values_list("image", flat=True))
+    names = PhotoNames(Photo.objects.values_list("name", flat=True))
     storage = HostGatorStorage(max_connections=min(workers, int(settings.HOSTGATOR_FTP.get("MAX_CONNECTIONS") or 4)))
     migration = Migration(storage, sources, dry_run, names)
     report = MigrationReport()
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
-        futures = {pool.submit(migration.examine, rows[0][0], rows[0][1], rows[0][2], value): rows
-                   for value, rows in rows_by_value.items()}
+        futures = [pool.submit(migration.examine, *row) for row in rows_to_examine(limit)]
         for future in as_completed(futures):
-            first = future.result()
-            for pk, _slug, _published_at in futures[future]:
-                outcome = replace(first, article_id=pk)
-                if not dry_run and outcome.status in {MIGRATED, NORMALISED, MISSING}:
-                    apply(outcome)
-                report.outcomes.append(outcome)
-                if progress:
-                    progress(outcome)
+            outcome = future.result()
+            if not dry_run and outcome.status in {MIGRATED, NORMALISED, MISSING}:
+                apply(outcome)
+            report.outcomes.append(outcome)
+            if progress:
+                progress(outcome)
     finally:
         # Interrupted (Ctrl-C, a crash): photos not started are not started; rows stay as they are.
         pool.shutdown(wait=True, cancel_futures=True)
         storage.disconnect()
-    report.outcomes.sort(key=lambda outcome: outcome.article_id)
+    report.outcomes.sort(key=lambda outcome: outcome.photo_id)
     return report

@@ -77,7 +77,8 @@ def post_photo(client, photo, title):
     from django.utils import timezone
 
     when = timezone.localtime() - timedelta(minutes=5)
-    data = {"title": title, "slug": "", "summary": "Résumé", "body": "Texte", "image_alt": "L'équipe",
+    data = {"title": title, "slug": "", "summary": "Résumé", "body": "Texte", "photo_alt_text": "L'équipe",
+            "placements-TOTAL_FORMS": 0, "placements-INITIAL_FORMS": 0,
             "published": "on", "published_at_0": when.strftime("%d/%m/%Y"),
             "published_at_1": when.strftime("%H:%M:%S"),
             "photo": SimpleUploadedFile("photo.jpg", photo, content_type="image/jpeg")}
@@ -93,8 +94,8 @@ def outcome_of(title, response):
     article = Article.objects.filter(title=title).first()
     page = response.content.decode()
     warning = re.search(r'<li class="warning">(.*?)</li>', page, re.S)
-    state = "no article" if article is None else "uploaded" if article.image else \
-        "parked" if PendingUpload.objects.filter(article=article).exists() else "nothing"
+    state = "no article" if article is None else "uploaded" if article.placements.filter(photo__on_store=True) \
+        else "parked" if PendingUpload.objects.filter(photo__placements__article=article).exists() else "nothing"
     return state, html.unescape(warning[1]).strip() if warning else ""
 
 

@@ -84,7 +84,8 @@ class Editor:
     def add_article(self, title, filename, data):
         when = time.localtime()
         page = self.post("/admin/articles/article/add/", {
-            "title": title, "slug": "", "summary": "Résumé", "body": "Texte", "image_alt": "Photo", "published": "on",
+            "title": title, "slug": "", "summary": "Résumé", "body": "Texte", "photo_alt_text": "Photo",
+            "published": "on", "placements-TOTAL_FORMS": 0, "placements-INITIAL_FORMS": 0,
             "published_at_0": time.strftime("%d/%m/%Y", when), "published_at_1": time.strftime("%H:%M:%S", when)},
             files={"photo": (filename, data)})
         refused = re.search(r'<ul class="errorlist[^"]*"[^>]*><li>(.*?)</li>', page, re.S)

@@ -95,25 +95,30 @@ def stage(paths):
 
 
 def make_articles(paths):
-    """The old site's rows: one article per photo, `image` = "legacy/IMG_NNNN.jpg". Created once, then
-    reset with bulk_update (QuerySet.update: no signals, so articles/cleanup.py deletes nothing)."""
+    """The old site's rows: one article per photo, whose Photo is named "legacy/IMG_NNNN.jpg" (as the
+    data migration 0005 leaves an old Article.image). Created once, then reset with bulk_update (no
+    signals, so articles/cleanup.py deletes nothing)."""
     from django.utils import timezone
 
-    from articles.models import Article
+    from articles.models import Article, ArticlePhoto, Photo
 
     names = {f"match-{index + 1:04d}": f"legacy/{path.name}" for index, path in enumerate(paths)}
-    existing = list(Article.objects.filter(slug__in=names))
-    if len(existing) != len(names):
-        start = timezone.now() - timedelta(days=3 * 365)
-        Article.objects.bulk_create([
-            Article(title=f"Match {index + 1}", slug=slug, published=True,
-                    published_at=start + timedelta(days=2 * index), image=image)
-            for index, (slug, image) in enumerate(names.items())
-            if slug not in {article.slug for article in existing}])
-        existing = list(Article.objects.filter(slug__in=names))
-    for article in existing:
-        article.image, article.image_width, article.image_height = names[article.slug], None, None
-    Article.objects.bulk_update(existing, ["image", "image_width", "image_height"], batch_size=200)
+    existing = {article.slug for article in Article.objects.filter(slug__in=names)}
+    start = timezone.now() - timedelta(days=3 * 365)
+    Article.objects.bulk_create([
+        Article(title=f"Match {index + 1}", slug=slug, published=True, published_at=start + timedelta(days=2 * index))
+        for index, slug in enumerate(names) if slug not in existing])
+    photos = []
+    for article in Article.objects.filter(slug__in=names).prefetch_related("placements__photo"):
+        placement = next(iter(article.placements.all()), None)
+        if placement is None:
+            photo, _ = Photo.objects.get_or_create(name=names[article.slug])
+            ArticlePhoto.objects.create(article=article, photo=photo)
+            continue
+        photo = placement.photo
+        photo.name, photo.width, photo.height, photo.content_hash = names[article.slug], None, None, ""
+        photos.append(photo)
+    Photo.objects.bulk_update(photos, ["name", "width", "height", "content_hash"], batch_size=200)
 
 
 def server_for(label, cert, model="per_reply"):

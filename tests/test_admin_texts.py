@@ -8,8 +8,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from articles.models import Article, PendingUpload
-from tests.test_photos import article_form, editor_client, jpeg_bytes  # noqa: F401
+from articles.models import PendingUpload, Photo
+from tests.gallery_forms import article_form, article_with_photo
+from tests.test_photos import editor_client, jpeg_bytes  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,19 +19,17 @@ def page(response):
     return html.unescape(response.content.decode())
 
 
-def test_the_add_form_is_titled_in_french_and_offers_no_photo_to_remove(editor_client, hostgator):  # noqa: F811
+def test_the_add_form_is_titled_in_french(editor_client, hostgator):  # noqa: F811
     text = page(editor_client.get(reverse("admin:articles_article_add")))
     assert "Ajout d'un article" in text and "Ajout de article" not in text
-    assert 'name="remove_photo"' not in text and "Photo actuelle" not in text
-    assert ">Photo" in text  # capitalised like the model's own labels
+    assert ">Ajouter une photo" in text and "Galerie de photos" in text  # capitalised like the model's labels
 
 
-def test_the_change_form_offers_removal_with_a_capitalised_label(editor_client, hostgator):  # noqa: F811
-    article = Article.objects.create(title="Match", image="2026/12/match-0123456789.jpg", image_width=800,
-                                     image_height=600)
+def test_the_change_form_shows_the_gallery_with_capitalised_labels(editor_client, hostgator):  # noqa: F811
+    article = article_with_photo("Match", "2026/12/match-0123456789.jpg", 800, 600)
     text = page(editor_client.get(reverse("admin:articles_article_change", args=[article.pk])))
     assert "Modification de l'article" in text
-    assert "Retirer la photo" in text and "Photo actuelle" in text
+    assert "Légende" in text and "Crédit" in text and "Texte alternatif" in text and "Couverture" in text
 
 
 def test_a_too_heavy_photo_is_said_with_a_decimal_comma(editor_client, hostgator, settings):  # noqa: F811
@@ -41,8 +40,8 @@ def test_a_too_heavy_photo_is_said_with_a_decimal_comma(editor_client, hostgator
 
 
 def test_pending_photos_are_deleted_with_a_feminine_action(editor_client, hostgator):  # noqa: F811
-    article = Article.objects.create(title="Match")
-    PendingUpload.objects.create(article=article, name="2026/12/match-0123456789.jpg", data=b"x", width=1, height=1)
+    photo = Photo.objects.create(name="2026/12/match-0123456789.jpg", width=1, height=1, on_store=False)
+    PendingUpload.objects.create(photo=photo, name=photo.name, data=b"x", width=1, height=1)
     text = page(editor_client.get(reverse("admin:articles_pendingupload_changelist")))
     assert "Supprimer les photos en attente sélectionnées" in text
     assert "sélectionnés" not in text.replace("sélectionnées", "")

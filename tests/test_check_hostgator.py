@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from articles.models import Article, PendingUpload
+from articles.models import PendingUpload, Photo
 from storage.health import check_hostgator
 from storage.shipped import DEFAULT_IMAGES_DIR, GUARD_FILE
 from tests.ftp_servers import InstrumentedHostGator, free_port
@@ -244,9 +244,8 @@ def test_mode_wrong(tmp_path, settings, tls_certificate, run):
 
 
 def test_pending_uploads_are_a_warning(healthy, run):
-    article = Article.objects.create(title="En attente")
-    PendingUpload.objects.create(article=article, name="2026/11/en-attente-0123456789.jpg", data=b"x", width=1,
-                                 height=1)
+    photo = Photo.objects.create(name="2026/11/en-attente-0123456789.jpg", width=1, height=1, on_store=False)
+    PendingUpload.objects.create(photo=photo, name=photo.name, data=b"x", width=1, height=1)
     result = run()
     assert result.code == 0
     assert result.line("pending uploads").startswith("⚠") and "1 photo(s) waiting" in result.line("pending uploads")

@@ -24,7 +24,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from PIL import Image
 
-from articles.models import Article
+from articles.models import Article, ArticlePhoto, Photo
 from articles.photo_migration import (
     FAILED,
     MIGRATED,
@@ -35,6 +35,7 @@ from articles.photo_migration import (
 )
 from storage.images import process_photo
 from storage.names import is_temporary, rendition_name
+from tests.gallery_forms import article_with_photo, shown_photo
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,7 +91,10 @@ class DataSet:
         self.rows.append(Row(f"article-{len(self.rows):03d}", value, kind, data, host_name))
 
     def counts(self):
-        return {kind: sum(row.kind == kind for row in self.rows) for kind in (MIGRATED, NORMALISED, MISSING, FAILED)}
+        """Outcomes per kind: one per photo, and rows naming one file share one photo (as the data
+        migration 0005 made them)."""
+        return {kind: len({row.value for row in self.rows if row.kind == kind})
+                for kind in (MIGRATED, NORMALISED, MISSING, FAILED)}
 
     def distinct_photos(self):
         return {normalised(row.data).original.data for row in self.rows if row.kind == MIGRATED}
@@ -156,11 +160,14 @@ def build_dataset(tmp_path, hostgator):
         data.add(f"articles/copy-a-{number}.jpg", MIGRATED, content)
         data.add(f"article_images/copy-b-{number}.jpg", MIGRATED, content)
 
-    Article.objects.bulk_create([
-        Article(title=f"Article {number}", slug=row.slug, image=row.value, published=True,
+    articles = Article.objects.bulk_create([
+        Article(title=f"Article {number}", slug=row.slug, published=True,
                 published_at=datetime(2023 + number % 3, 1 + number % 12, 15 if number % 4 else 1, 0, 30, tzinfo=UTC))
         for number, row in enumerate(data.rows)
     ])
+    for article, row in zip(articles, data.rows, strict=True):  # what 0005 makes of Article.image
+        legacy, _ = Photo.objects.get_or_create(name=row.value)
+        ArticlePhoto.objects.create(article=article, photo=legacy)
     assert len(data.rows) >= 200
     return data
 
@@ -191,9 +198,15 @@ def file_stamps(root):
             for path in root.rglob("*") if path.is_file()}
 
 
+def shown(article):
+    """(name, width, height) of the photo the article's pages show, or ("", None, None)."""
+    photo = article.cover_photo
+    return (photo.name, photo.width, photo.height) if photo else ("", None, None)
+
+
 def rows_state():
-    return list(Article.objects.order_by("pk").values_list("slug", "image", "image_width", "image_height",
-                                                           "updated_at"))
+    return [(article.slug, *shown(article), article.updated_at)
+            for article in Article.objects.with_gallery().order_by("pk")]
 
 
 def fetch(url):
@@ -203,26 +216,25 @@ def fetch(url):
 
 def assert_end_state(data, hostgator):
     """Every row as the data set says; every photo once on the host, served by the public URL."""
-    articles = {article.slug: article for article in Article.objects.all()}
+    articles = {article.slug: article for article in Article.objects.with_gallery()}
     expected_files = {name: content for name, content in host_files(hostgator.root).items()
                       if name in data.on_host_before or name.startswith("default_article")}
     for row in data.rows:
         article = articles[row.slug]
         if row.kind == MIGRATED:
             processed = normalised(row.data)
-            name = article.image.name
+            name, width, height = shown(article)
             assert PIPELINE_NAME.match(name), (row, name)
-            assert (article.image_width, article.image_height) == (processed.original.width,
-                                                                  processed.original.height)
+            assert (width, height) == (processed.original.width, processed.original.height)
             expected_files[name] = processed.original.data
             for width, rendition in processed.renditions.items():
                 expected_files[rendition_name(name, width)] = rendition.data
         elif row.kind == NORMALISED:
-            assert (article.image.name, article.image_width) == (row.host_name, None), row
+            assert shown(article)[:2] == (row.host_name, None), row
         elif row.kind == MISSING:
-            assert (article.image.name, article.image_width) == ("", None), row
+            assert shown(article) == ("", None, None), row
         else:
-            assert article.image.name == row.value, row
+            assert shown(article)[0] == row.value, row
     on_host = host_files(hostgator.root)
     # Nothing more, nothing less (hostile files never went up); compared by digest to keep failures readable.
     assert {name: digest(content) for name, content in on_host.items()} == \
@@ -234,7 +246,7 @@ def assert_end_state(data, hostgator):
             assert fetch(hostgator.public_url + urllib.parse.quote(name)) == content
     for row in data.rows:
         if row.kind in {MIGRATED, NORMALISED}:
-            assert fetch(articles[row.slug].image_url) == on_host[articles[row.slug].image.name]
+            assert fetch(articles[row.slug].image_url) == on_host[shown(articles[row.slug])[0]]
 
 
 def digest(content):
@@ -250,6 +262,8 @@ def written(hostgator):
 @pytest.mark.parametrize("workers", [1, 4])
 def test_migration_end_state_report_and_a_second_run_that_changes_nothing(dataset, hostgator, workers):
     counts = dataset.counts()
+    missing_photos = {value: Photo.objects.get(name=value).pk for value in (row.value for row in dataset.rows
+                                                                            if row.kind == MISSING)}
     started = time.monotonic()
     code, output = migrate(*dataset.source_args(), "--workers", str(workers))
     elapsed = time.monotonic() - started
@@ -257,10 +271,9 @@ def test_migration_end_state_report_and_a_second_run_that_changes_nothing(datase
     failures = [line for line in output.splitlines() if line.startswith(FAILED)]
     assert len(failures) == counts[FAILED], failures
     assert (f"{counts[MIGRATED]} migrated, 0 already there, {counts[NORMALISED]} normalised, "
-            f"{counts[MISSING]} missing (set to the default image), {counts[FAILED]} failed") in output
-    for row in dataset.rows:
-        if row.kind == MISSING:
-            assert f"  missing: article {Article.objects.get(slug=row.slug).pk}: {row.value}" in output
+            f"{counts[MISSING]} missing (taken out of their galleries), {counts[FAILED]} failed") in output
+    for value, pk in missing_photos.items():
+        assert f"  missing: photo {pk}: {value}" in output
     assert "evil.jpg" in output and "refused" in output
     assert_end_state(dataset, hostgator)
     first_commands = len(hostgator.commands)
@@ -272,14 +285,17 @@ def test_migration_end_state_report_and_a_second_run_that_changes_nothing(datase
     before_rows, before_files = rows_state(), file_stamps(hostgator.root)
     hostgator.forget_commands()
     code, output = migrate(*dataset.source_args(), "--workers", str(workers))
-    assert code == 1 and f"0 migrated, {counts[MIGRATED] + counts[NORMALISED]} already there" in output
+    # One photo each now: rows whose files held the same bytes were merged into one photo.
+    photos_now = len(dataset.distinct_photos()) + counts[NORMALISED]
+    assert Photo.objects.filter(placements__isnull=False).distinct().count() == photos_now + counts[FAILED]
+    assert code == 1 and f"0 migrated, {photos_now} already there" in output
     assert f"0 normalised, 0 missing, {counts[FAILED]} failed" in output
     assert written(hostgator) == []
     assert rows_state() == before_rows and file_stamps(hostgator.root) == before_files
     print(f"second run: {len(hostgator.commands)} FTP commands, none of them a write")
 
     # Once the hostile rows are dealt with, the exit code is 0.
-    Article.objects.filter(slug__in=[row.slug for row in dataset.rows if row.kind == FAILED]).update(image="")
+    ArticlePhoto.objects.filter(article__slug__in=[row.slug for row in dataset.rows if row.kind == FAILED]).delete()
     assert migrate(*dataset.source_args())[0] == 0
 
 
@@ -294,17 +310,17 @@ def test_dry_run_touches_nothing_and_announces_the_real_run(dataset, hostgator):
     assert written(hostgator) == [] and rows_state() == before_rows and file_stamps(hostgator.root) == before_files
 
     code, output = migrate(*dataset.source_args())
-    assert announced.replace("would be ", "").replace("missing,", "missing (set to the default image),") in output
+    assert announced.replace("would be ", "").replace("missing,", "missing (taken out of their galleries),") in output
 
 
 def test_limit_takes_the_next_rows_still_to_migrate(dataset, hostgator):
     code, output = migrate(*dataset.source_args(), "--limit", "25")
     assert code == 0 and "25 migrated, 0 already there" in output  # the first 25 rows are media photos
-    migrated = Article.objects.filter(image__regex=r"^\d{4}/").count()
+    migrated = Photo.objects.filter(name__regex=r"^\d{4}/").count()
     assert migrated == 25
     code, output = migrate(*dataset.source_args(), "--limit", "25")
     assert "25 migrated, 0 already there" in output  # the next 25, not the same ones again
-    assert Article.objects.filter(image__regex=r"^\d{4}/").count() == 50
+    assert Photo.objects.filter(name__regex=r"^\d{4}/").count() == 50
     assert migrate(*dataset.source_args())[0] == 1
     assert_end_state(dataset, hostgator)
 
@@ -320,16 +336,16 @@ def test_host_stopping_halfway_then_resumed_loses_nothing(dataset, hostgator):
     started = time.monotonic()
     report = migrate_images(sources=[dataset.media, dataset.legacy], workers=4, progress=stop_the_host_after_sixty)
     assert time.monotonic() - started < 30  # the photos left are not each retried against a dead host
-    assert not report.ok and len(report.outcomes) == len(dataset.rows)
+    assert not report.ok and len(report.outcomes) == sum(dataset.counts().values())
     failed = report.of(FAILED)
     assert len(failed) > 50 and any("not tried" in outcome.detail for outcome in failed)
     # Nothing lost: a row is either untouched or already in its final state.
     by_slug = {row.slug: row for row in dataset.rows}
-    for article in Article.objects.all():
-        row = by_slug[article.slug]
-        assert article.image.name == row.value or row.kind != FAILED and article.image.name != row.value
+    for article in Article.objects.with_gallery():
+        row, name = by_slug[article.slug], shown(article)[0]
+        assert name == row.value or row.kind != FAILED and name != row.value
     for outcome in failed:
-        assert Article.objects.get(pk=outcome.article_id).image.name == outcome.old
+        assert Photo.objects.get(pk=outcome.photo_id).name == outcome.old
 
     hostgator.start()
     code, output = migrate(*dataset.source_args())
@@ -347,8 +363,9 @@ def test_interrupted_by_ctrl_c_then_resumed(dataset, hostgator):
 
     with pytest.raises(KeyboardInterrupt):
         migrate_images(sources=[dataset.media, dataset.legacy], workers=4, progress=interrupt)
-    # Rows found "already there" keep their value: at most the 40 outcomes seen changed a row.
-    assert 0 < Article.objects.exclude(image__in=[row.value for row in dataset.rows]).count() <= 40
+    # Photos found "already there" keep their name: at most the 40 outcomes seen changed a photo.
+    values = {row.value for row in dataset.rows}
+    assert 0 < len(values) - Photo.objects.filter(name__in=values).count() <= 40
     assert migrate(*dataset.source_args())[0] == 1
     assert_end_state(dataset, hostgator)
 
@@ -371,7 +388,7 @@ def test_killed_process_then_resumed(dataset, hostgator):
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert Article.objects.filter(image__regex=r"^\d{4}/").count() < len(dataset.rows)
+    assert Photo.objects.filter(name__regex=r"^\d{4}/").count() < len(dataset.rows)
 
     assert migrate(*dataset.source_args())[0] == 1
     assert_end_state(dataset, hostgator)
@@ -395,8 +412,7 @@ def test_names_already_on_the_host_are_left_alone(hostgator, tmp_path):
     lies in a source folder: re-running after a normalisation must not upload it again."""
     (hostgator.root / "club.jpg").write_bytes(photo(1))
     (tmp_path / "club.jpg").write_bytes(photo(2))
-    article = Article.objects.create(title="Club", image="club.jpg")
+    article = article_with_photo("Club", "club.jpg")
     code, output = migrate("--source", str(tmp_path))
     assert code == 0 and "0 migrated, 1 already there" in output
-    article.refresh_from_db()
-    assert article.image.name == "club.jpg" and (hostgator.root / "club.jpg").read_bytes() == photo(1)
+    assert shown_photo(article).name == "club.jpg" and (hostgator.root / "club.jpg").read_bytes() == photo(1)

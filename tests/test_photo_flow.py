@@ -14,10 +14,11 @@ from PIL import Image
 
 from articles import photos
 from articles.forms import checked_photo
-from articles.models import Article, PendingUpload
+from articles.models import Article, ArticlePhoto, PendingUpload, Photo
 from storage.names import is_temporary
+from tests.gallery_forms import article_form, gallery_row, shown_photo
 from tests.test_ftp_servers import wait_for
-from tests.test_photos import article_form, editor_client, files_on_server, jpeg_bytes, upload  # noqa: F401
+from tests.test_photos import editor_client, files_on_server, jpeg_bytes, upload  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,11 +31,27 @@ def noisy_jpeg(size=(2048, 1536)):
 
 
 def post_article(client, photo_bytes, name="a.jpg", article=None, **extra):
-    data = article_form(photo=upload(name, photo_bytes), **extra) if photo_bytes else article_form(**extra)
+    if photo_bytes:
+        extra["photo"] = upload(name, photo_bytes)
+    data = article_form(article=article, **extra)
     if article is None:
         return client.post(reverse("admin:articles_article_add"), data, follow=True)
-    data["slug"] = article.slug
     return client.post(reverse("admin:articles_article_change", args=[article.pk]), data, follow=True)
+
+
+def park_in(article, processed, claimed=True):
+    """What the admin's save keeps before sending: the photo parked and placed in the gallery."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        photo, row = photos.park_photo(processed, article.slug, claimed=claimed)
+        photos.place_photo(article, photo)
+    return row
+
+
+def waiting_photo(name, data, width=10, height=10):
+    photo = Photo.objects.create(name=name, width=width, height=height, on_store=False)
+    return PendingUpload.objects.create(photo=photo, name=name, data=data, width=width, height=height)
 
 
 def public_files(root):
@@ -67,8 +84,8 @@ def test_a_crawling_host_parks_the_photo_at_the_deadline_with_no_transaction_ope
     page = response["page"].content.decode()
     assert "trop lent" in page and "sera publiée automatiquement" in page
     article = Article.objects.get()
-    assert not article.image
-    parked = PendingUpload.objects.get(article=article)
+    assert shown_photo(article) is None
+    parked = PendingUpload.objects.get(photo__placements__article=article)
     # No half file at a public name: the original is not there, and a small rendition that made it
     # in time is whole (the retry writes the same bytes again under the same name).
     assert parked.name not in public_files(hostgator.root)
@@ -77,35 +94,35 @@ def test_a_crawling_host_parks_the_photo_at_the_deadline_with_no_transaction_ope
     assert seen_during_upload in ([], [0])
 
 
-def test_removing_the_photo_cancels_what_waits(editor_client, hostgator):  # noqa: F811
+def test_removing_a_waiting_photo_cancels_it(editor_client, hostgator):  # noqa: F811
     post_article(editor_client, jpeg_bytes(color=(10, 200, 10)))
     article = Article.objects.get()
-    first = article.image.name
+    first = shown_photo(article).name
     hostgator.stop()
-    page = post_article(editor_client, jpeg_bytes(color=(200, 10, 10)), article=article).content.decode()
-    assert "la photo précédente reste affichée" in page  # not the default image: the page keeps the first
-    assert PendingUpload.objects.count() == 1
-    post_article(editor_client, None, article=article, remove_photo="on")
-    assert PendingUpload.objects.count() == 0
+    page = html.unescape(post_article(editor_client, jpeg_bytes(color=(200, 10, 10)), article=article).content.decode())
+    assert "elle n'apparaît pas sur la page" in page  # the page keeps the first photo meanwhile
+    assert PendingUpload.objects.count() == 1 and shown_photo(article).name == first
+    green, red = article.placements.select_related("photo")
+    post_article(editor_client, None, article=article, rows=[gallery_row(0, green), gallery_row(1, red, DELETE="on")])
+    assert PendingUpload.objects.count() == 0 and Photo.objects.count() == 1
     hostgator.start()
     assert photos.retry_pending_uploads().pushed == []
-    article.refresh_from_db()
-    assert not article.image
-    assert [name for name in files_on_server(hostgator.root) if "victoire" in name and name != first
-            and not name.startswith(first[:-4])] == []  # the red photo never reached the host
+    assert shown_photo(article).name == first
+    assert [name for name in files_on_server(hostgator.root) if not name.startswith(first[:-4])] == []
 
 
-def test_a_new_upload_supersedes_the_photo_that_waits(editor_client, hostgator):  # noqa: F811
+def test_a_waiting_photo_goes_out_with_the_next_quick_upload_in_its_place(editor_client, hostgator):  # noqa: F811
     hostgator.stop()
     page = html.unescape(post_article(editor_client, jpeg_bytes(color=(200, 10, 10))).content.decode())
-    assert "l'image par défaut s'affiche" in page
+    assert "elle n'apparaît pas sur la page" in page
     article = Article.objects.get()
+    assert shown_photo(article) is None
     hostgator.start()
     post_article(editor_client, jpeg_bytes(color=(10, 10, 200)), article=article)
-    article.refresh_from_db()
-    assert article.image and PendingUpload.objects.count() == 0
-    assert photos.retry_pending_uploads().pushed == []
-    assert len(files_on_server(hostgator.root)) == 3  # the blue photo and its renditions only
+    assert PendingUpload.objects.count() == 0  # pushed after the quick upload of the blue one
+    gallery = Article.objects.with_gallery().get().gallery
+    assert len(gallery) == 2 and gallery[0].name == article.placements.first().photo.name
+    assert len(files_on_server(hostgator.root)) == 6
 
 
 def test_a_rolled_back_save_sends_nothing(editor_client, hostgator):  # noqa: F811
@@ -118,14 +135,14 @@ def test_a_rolled_back_save_sends_nothing(editor_client, hostgator):  # noqa: F8
             post_article(editor_client, jpeg_bytes())
     finally:
         post_save.disconnect(fail_after_save, sender=Article)
-    assert Article.objects.count() == 0 and PendingUpload.objects.count() == 0
+    assert Article.objects.count() == 0 and PendingUpload.objects.count() == 0 and Photo.objects.count() == 0
     assert "STOR" not in hostgator.verbs() and files_on_server(hostgator.root) == []
 
 
 def test_an_article_deleted_during_the_upload_leaves_no_files(hostgator, settings):
     article = Article.objects.create(title="Supprimé pendant l'envoi")
     processed = checked_photo(upload("a.jpg", jpeg_bytes()))
-    parked = photos.park_photo(article, processed)
+    parked = park_in(article, processed)
     Article.objects.filter(pk=article.pk).delete()  # another editor, while the bytes travel
     assert photos.send_parked_photo(parked, processed.renditions).state == photos.UPLOADED
     assert "STOR" in hostgator.verbs() and files_on_server(hostgator.root) == []
@@ -134,23 +151,21 @@ def test_an_article_deleted_during_the_upload_leaves_no_files(hostgator, setting
 def test_a_photo_removed_while_its_save_still_uploads_is_not_published(hostgator):
     article = Article.objects.create(title="Retirée pendant son propre envoi")
     processed = checked_photo(upload("a.jpg", jpeg_bytes()))
-    parked = photos.park_photo(article, processed)  # what the admin's save keeps before sending
-    photos.cancel_waiting_photos(article)  # « Retirer la photo » in another tab, meanwhile
+    parked = park_in(article, processed)
+    ArticlePhoto.objects.filter(article=article).delete()  # « Retirer de l'article » in another tab, meanwhile
     assert photos.send_parked_photo(parked, processed.renditions).state == photos.UPLOADED
-    article.refresh_from_db()
-    assert not article.image and files_on_server(hostgator.root) == []
+    assert shown_photo(article) is None and files_on_server(hostgator.root) == [] and Photo.objects.count() == 0
 
 
 def test_a_photo_that_fails_for_its_own_reason_does_not_block_the_queue(hostgator):
     first, second = Article.objects.create(title="Abîmée"), Article.objects.create(title="Saine")
-    PendingUpload.objects.create(article=first, name="2026/12/abimee-0123456789.jpg", data=b"not a photo",
-                                 width=10, height=10)
+    broken = waiting_photo("2026/12/abimee-0123456789.jpg", b"not a photo")
+    ArticlePhoto.objects.create(article=first, photo=broken.photo)
     good = checked_photo(upload("b.jpg", jpeg_bytes()))
-    photos.park_photo(second, good, claimed=False)
+    park_in(second, good, claimed=False)
     report = photos.retry_pending_uploads()
     assert len(report.pushed) == 1 and len(report.failed) == 1
-    second.refresh_from_db()
-    assert second.image
+    assert shown_photo(second) is not None and shown_photo(first) is None
     broken = PendingUpload.objects.get()
     assert broken.claimed_until is None and broken.attempts == 1 and broken.last_error
 
@@ -158,14 +173,14 @@ def test_a_photo_that_fails_for_its_own_reason_does_not_block_the_queue(hostgato
 def test_a_parked_photo_removed_during_its_push_is_not_published(hostgator):
     article = Article.objects.create(title="Retirée pendant l'envoi")
     processed = checked_photo(upload("a.jpg", jpeg_bytes()))
-    PendingUpload.objects.create(article=article, name="2026/12/retiree-0123456789.jpg", data=processed.original.data,
-                                 width=processed.original.width, height=processed.original.height)
-    row = photos.claim(PendingUpload.objects.get().pk)
+    parked = waiting_photo("2026/12/retiree-0123456789.jpg", processed.original.data, processed.original.width,
+                           processed.original.height)
+    ArticlePhoto.objects.create(article=article, photo=parked.photo)
+    row = photos.claim(parked.pk)
     assert photos.claim(row.pk) is None  # another run keeps off it meanwhile
-    photos.cancel_waiting_photos(article)  # the editor removes it while the bytes travel
+    ArticlePhoto.objects.filter(article=article).delete()  # the editor removes it while the bytes travel
     assert photos.push_pending(row) is None
-    article.refresh_from_db()
-    assert not article.image
+    assert shown_photo(article) is None and Photo.objects.count() == 0
     assert files_on_server(hostgator.root) == []
 
 

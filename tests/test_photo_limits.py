@@ -17,8 +17,9 @@ from storage import decoding
 from storage.decoding import reduced, webp_canvas_size
 from storage.images import ImageRejected, process_photo
 from storage.photo_budget import DecodeSlots, PhotoBudget
+from tests.gallery_forms import article_form
 from tests.hostile_images import png_chunk
-from tests.test_photos import article_form, editor_client, files_on_server, upload  # noqa: F401 - a fixture
+from tests.test_photos import editor_client, files_on_server, upload  # noqa: F401 - a fixture
 
 MAX_BYTES = 15 * 1024 * 1024
 SIZE, CAP = (600, 400), 200_000  # 240,000 pixels against a cap of 200,000

@@ -4,7 +4,6 @@ FTP server on loopback; the host "down" is that server stopped."""
 import io
 import stat
 import urllib.request
-from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
@@ -12,7 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from articles.models import Article, PendingUpload
+from articles.models import Article, ArticlePhoto, PendingUpload, Photo
+from tests.gallery_forms import article_form, gallery_row, shown_photo
 from tests.hostile_images import hostile_uploads
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,14 +28,6 @@ def jpeg_bytes(size=(1600, 1200), color=(200, 30, 30)):
 def editor_client(client, django_user_model):
     client.force_login(django_user_model.objects.create_superuser("editeur", "e@example.org", "pw-tests-only"))
     return client
-
-
-def article_form(title="Victoire des seniors", **extra):
-    when = timezone.localtime() - timedelta(minutes=5)
-    data = {"title": title, "slug": "", "summary": "Résumé", "body": "Texte", "image_alt": "L'équipe",
-            "published": "on", "published_at_0": when.strftime("%d/%m/%Y"), "published_at_1": when.strftime("%H:%M:%S")}
-    data.update(extra)
-    return data
 
 
 def upload(name, data):
@@ -59,55 +51,59 @@ def test_photo_goes_to_the_host_with_renditions_and_shows_on_pages(editor_client
                                   article_form(photo=upload("photo équipe.jpg", jpeg_bytes())))
     assert response.status_code == 302
     article = Article.objects.get()
-    name = article.image.name
+    photo = shown_photo(article)
+    name = photo.name
     assert name.startswith(timezone.localdate().strftime("%Y/%m/victoire-des-seniors-")) and name.endswith(".jpg")
-    assert (article.image_width, article.image_height) == (1600, 1200)
+    assert (photo.width, photo.height, photo.alt_text) == (1600, 1200, "L'équipe")
     stored = files_on_server(hostgator.root)
     assert stored == sorted([name, name[:-4] + "-480w.jpg", name[:-4] + "-1024w.jpg"])
     for relative in stored:
         assert stat.S_IMODE((hostgator.root / relative).stat().st_mode) == 0o644
         assert fetch(hostgator.public_url + relative) == (hostgator.root / relative).read_bytes()
+    article = Article.objects.with_gallery().get()
     detail = client.get(article.get_absolute_url()).content.decode()
     assert f'src="{article.image_url}"' in detail and "1024w" in detail
     listing = client.get(reverse("articles:list")).content.decode()
     assert article.thumbnail_url in listing and article.thumbnail_url.endswith("-480w.jpg")
 
 
-def test_replacing_and_deleting_remove_old_files_after_commit(editor_client, hostgator):
+def test_removing_a_photo_and_deleting_the_article_remove_files_after_commit(editor_client, hostgator):
     editor_client.post(reverse("admin:articles_article_add"), article_form(photo=upload("a.jpg", jpeg_bytes())))
     article = Article.objects.get()
-    first = article.image.name
-    change_url = reverse("admin:articles_article_change", args=[article.pk])
-    data = article_form(photo=upload("b.jpg", jpeg_bytes(color=(10, 120, 200))))
-    data["slug"] = article.slug
-    assert editor_client.post(change_url, data).status_code == 302
-    article.refresh_from_db()
-    assert article.image.name != first
+    first = shown_photo(article).name
+    placement = article.placements.get()
+    data = article_form(article=article, rows=[gallery_row(0, placement, DELETE="on")],
+                        photo=upload("b.jpg", jpeg_bytes(color=(10, 120, 200))))
+    response = editor_client.post(reverse("admin:articles_article_change", args=[article.pk]), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    second = shown_photo(article).name
+    assert second != first and Photo.objects.count() == 1
     assert not (hostgator.root / first).exists()
     assert not any(first[:-4] in path for path in files_on_server(hostgator.root))
-    assert (hostgator.root / article.image.name).exists()
+    assert (hostgator.root / second).exists()
 
     editor_client.post(reverse("admin:articles_article_delete", args=[article.pk]), {"post": "yes"})
-    assert files_on_server(hostgator.root) == []
+    assert files_on_server(hostgator.root) == [] and Photo.objects.count() == 0
 
 
-def test_a_file_another_article_uses_is_kept(hostgator, editor_client):
+def test_a_photo_another_article_shows_is_kept(hostgator, editor_client):
     editor_client.post(reverse("admin:articles_article_add"), article_form(photo=upload("a.jpg", jpeg_bytes())))
     article = Article.objects.get()
-    Article.objects.create(title="Même photo", image=article.image.name, image_width=1600, image_height=1200)
+    photo = shown_photo(article)
+    other = Article.objects.create(title="Même photo")
+    ArticlePhoto.objects.create(article=other, photo=photo)
     article.delete()
-    assert (hostgator.root / Article.objects.get().image.name).exists()
+    assert shown_photo(other) == photo and (hostgator.root / photo.name).exists()
+    assert len(files_on_server(hostgator.root)) == 3
 
 
-def test_removing_the_photo_shows_the_default(editor_client, client, hostgator):
+def test_removing_the_only_photo_shows_the_default(editor_client, client, hostgator):
     editor_client.post(reverse("admin:articles_article_add"), article_form(photo=upload("a.jpg", jpeg_bytes())))
     article = Article.objects.get()
-    data = article_form(remove_photo="on")
-    data["slug"] = article.slug
+    data = article_form(article=article, rows=[gallery_row(0, article.placements.get(), DELETE="on")])
     editor_client.post(reverse("admin:articles_article_change", args=[article.pk]), data)
-    article.refresh_from_db()
-    assert not article.image
-    assert article.image_url == hostgator.public_url + "default_article.jpg"
+    assert shown_photo(article) is None
+    assert Article.objects.get().image_url == hostgator.public_url + "default_article.jpg"
     assert files_on_server(hostgator.root) == []
 
 
@@ -115,12 +111,11 @@ def test_same_photo_uploaded_twice_is_stored_once(editor_client, hostgator):
     data = jpeg_bytes()
     editor_client.post(reverse("admin:articles_article_add"), article_form(photo=upload("a.jpg", data)))
     article = Article.objects.get()
-    form = article_form(photo=upload("copie.jpg", data))
-    form["slug"] = article.slug
-    editor_client.post(reverse("admin:articles_article_change", args=[article.pk]), form)
-    article.refresh_from_db()
+    editor_client.post(reverse("admin:articles_article_change", args=[article.pk]),
+                       article_form(article=article, photo=upload("copie.jpg", data)))
     assert len(files_on_server(hostgator.root)) == 3
-    assert (hostgator.root / article.image.name).exists()
+    assert Photo.objects.count() == 1 and article.placements.count() == 1
+    assert (hostgator.root / shown_photo(article).name).exists()
 
 
 @pytest.mark.parametrize("case", hostile_uploads(), ids=lambda case: case[0])
@@ -133,7 +128,7 @@ def test_hostile_upload_is_refused_in_french_and_writes_nothing(editor_client, h
     assert "photo" in errors
     message = errors["photo"][0]
     assert any(word in message for word in ("image", "photo", "fichier", "Fichier", "Photo", "Image")), message
-    assert Article.objects.count() == 0 and PendingUpload.objects.count() == 0
+    assert Article.objects.count() == 0 and PendingUpload.objects.count() == 0 and Photo.objects.count() == 0
     assert files_on_server(hostgator.root) == []
 
 
@@ -144,22 +139,26 @@ def test_host_down_keeps_the_photo_and_retry_publishes_it(editor_client, client,
     assert response.status_code == 200
     assert "sera publiée automatiquement" in response.content.decode()
     article = Article.objects.get()
-    assert not article.image
+    assert shown_photo(article) is None
     pending = PendingUpload.objects.get()
-    assert pending.article == article and len(bytes(pending.data)) > 1000
+    assert pending.photo.placements.get().article == article and len(bytes(pending.data)) > 1000
     page = client.get(article.get_absolute_url()).content.decode()
     assert "default_article.jpg" in page
     assert "en attente" in editor_client.get(reverse("admin:articles_article_changelist")).content.decode()
 
     hostgator.start()
     call_command("retry_pending_uploads")
-    article.refresh_from_db()
-    assert article.image.name == pending.name
+    photo = shown_photo(article)
+    assert photo.name == pending.name and photo.on_store
     assert PendingUpload.objects.count() == 0
-    assert fetch(article.image_url) == bytes(pending.data)
+    assert fetch(photo.url) == bytes(pending.data)
     assert len(files_on_server(hostgator.root)) == 3
-    assert article.image_url in client.get(article.get_absolute_url()).content.decode()
+    assert photo.url in client.get(article.get_absolute_url()).content.decode()
 
-    before = (files_on_server(hostgator.root), Article.objects.values_list("image", "updated_at").get())
+    def state():
+        return files_on_server(hostgator.root), list(Photo.objects.values_list("name", "on_store")), \
+            Article.objects.values_list("updated_at", flat=True).get()
+
+    before = state()
     call_command("retry_pending_uploads")
-    assert (files_on_server(hostgator.root), Article.objects.values_list("image", "updated_at").get()) == before
+    assert state() == before

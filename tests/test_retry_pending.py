@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from django.db import connection, connections
 from PIL import Image
 
-from articles.models import Article, PendingUpload
+from articles.models import Article, ArticlePhoto, PendingUpload, Photo
 from articles.photos import retry_pending_uploads
 from storage.images import photo_name, process_photo
 from storage.names import rendition_name
@@ -32,11 +32,17 @@ def park_photos(count, wide_every=3):
                                   settings.PHOTO_MAX_SIDE, settings.PHOTO_RENDITION_WIDTHS)
         article = Article.objects.create(title=f"En attente {number}")
         name = photo_name(article.slug, processed.content_hash, processed.extension, date(2026, 11, 25))
-        PendingUpload.objects.create(article=article, name=name, data=processed.original.data,
-                                     width=processed.original.width, height=processed.original.height, attempts=1,
-                                     last_error="FTP connect failed")
+        wait(article, name, processed.original.data, processed.original.width, processed.original.height,
+             attempts=1, last_error="FTP connect failed")
         names.append(name)
     return names
+
+
+def wait(article, name, data, width, height, **fields):
+    """A photo of ``article``'s gallery whose bytes wait in the database."""
+    photo = Photo.objects.create(name=name, width=width, height=height, on_store=False)
+    ArticlePhoto.objects.create(article=article, photo=photo, position=article.placements.count())
+    return PendingUpload.objects.create(photo=photo, name=name, data=data, width=width, height=height, **fields)
 
 
 def run_command():
@@ -57,8 +63,8 @@ def renamed_to(hostgator):
 def assert_published(names, hostgator):
     for name in names:
         pending_data = (hostgator.root / name).read_bytes()
-        article = Article.objects.get(image=name)
-        assert (article.image_width, article.image_height) == Image.open(io.BytesIO(pending_data)).size
+        photo = Photo.objects.get(name=name, on_store=True, placements__isnull=False)
+        assert (photo.width, photo.height) == Image.open(io.BytesIO(pending_data)).size
     assert PendingUpload.objects.count() == 0
 
 
@@ -87,7 +93,7 @@ def test_a_refusing_host_keeps_the_photos_waiting_and_says_why(hostgator):
         assert f"waiting  {name}: " in output and "553" in output
     assert "0 pushed, 2 still waiting" in output
     assert list(PendingUpload.objects.values_list("attempts", flat=True)) == [2, 2]
-    assert not Article.objects.exclude(image="").exists()
+    assert not Photo.objects.filter(on_store=True).exists()
 
     hostgator.faults.clear()
     code, output = run_command()
@@ -133,8 +139,7 @@ def test_a_host_that_is_down_is_tried_once_not_once_per_photo(hostgator):
 
     article = Article.objects.create(title="Attente")
     for index in range(3):
-        PendingUpload.objects.create(article=article, name=f"2026/11/attente-{index}.jpg", data=jpeg_bytes(),
-                                     width=1600, height=1200)
+        wait(article, f"2026/11/attente-{index}.jpg", jpeg_bytes(), 1600, 1200)
     hostgator.stop()
     report = retry_pending_uploads()
     assert report.pushed == [] and len(report.failed) == 1 and report.not_tried == 2

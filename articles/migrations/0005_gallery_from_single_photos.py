@@ -7,8 +7,10 @@
   have before; until then the page shows the old one (the first photo on the store). The old photo
   stays in the gallery, second, for the editor to keep or remove.
 
-Backwards: each article's cover (or first photo on the store) becomes Article.image again; a
-waiting photo goes back to the first article that shows it.
+Empty alt texts become the article's title, which the pages used in their place.
+
+Backwards: each article's cover (or first photo on the store) becomes Article.image again, with its
+alt text; a waiting photo goes back to the first article that shows it.
 """
 
 import re
@@ -36,11 +38,14 @@ def to_gallery(apps, schema_editor):
     PendingUpload = apps.get_model("articles", "PendingUpload")
     Photo = apps.get_model("articles", "Photo")
     for article in Article.objects.exclude(image="").order_by("pk"):
-        photo = photo_for(Photo, article.image, article.image_width, article.image_height, article.image_alt, True)
+        # The pages used the title when the alt text was empty; the photo keeps saying the same.
+        alt_text = article.image_alt or article.title
+        photo = photo_for(Photo, article.image.name, article.image_width, article.image_height, alt_text, True)
         ArticlePhoto.objects.create(article=article, photo=photo, position=1)
         Article.objects.filter(pk=article.pk).update(cover=photo)
     for pending in PendingUpload.objects.select_related("article").order_by("created_at", "pk"):
-        photo = photo_for(Photo, pending.name, pending.width, pending.height, pending.article.image_alt, False)
+        photo = photo_for(Photo, pending.name, pending.width, pending.height,
+                          pending.article.image_alt or pending.article.title, False)
         if photo.on_store:  # the article already shows these very bytes: nothing is waiting
             pending.delete()
             continue
@@ -62,6 +67,8 @@ def to_single_photo(apps, schema_editor):
         if shown is not None:
             Article.objects.filter(pk=article.pk).update(
                 image=shown.name, image_width=shown.width, image_height=shown.height, image_alt=shown.alt_text)
+        elif article.cover_id is not None:  # only a photo still waiting: keep what it says
+            Article.objects.filter(pk=article.pk).update(image_alt=article.cover.alt_text)
     for pending in PendingUpload.objects.order_by("created_at", "pk"):
         placement = ArticlePhoto.objects.filter(photo_id=pending.photo_id).order_by("pk").first()
         if placement is None:  # a photo in the library only: the single-photo schema cannot hold it

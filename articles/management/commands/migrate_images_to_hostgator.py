@@ -37,7 +37,7 @@ class Command(BaseCommand):
         def progress(outcome):
             bar.update()
             if verbosity >= 2 or (outcome.status in {FAILED, MISSING} and verbosity >= 1):
-                line = f"{outcome.status:13} article {outcome.article_id}: {outcome.old}"
+                line = f"{outcome.status:13} photo {outcome.photo_id}: {outcome.old}"
                 if outcome.new and outcome.new != outcome.old:
                     line += f" -> {outcome.new}"
                 if outcome.detail and verbosity >= 2 or outcome.status == FAILED:
@@ -52,9 +52,9 @@ class Command(BaseCommand):
             f"{'DRY RUN — nothing changed. ' if dry_run else ''}"
             f"{counts[MIGRATED]} {verb}migrated, {counts['already there']} already there, "
             f"{counts[NORMALISED]} {verb}normalised, {counts[MISSING]} missing"
-            f"{' (set to the default image)' if counts[MISSING] and not dry_run else ''}, {counts[FAILED]} failed"
+            f"{' (taken out of their galleries)' if counts[MISSING] and not dry_run else ''}, {counts[FAILED]} failed"
         )
         for outcome in report.of(MISSING):
-            self.stdout.write(f"  missing: article {outcome.article_id}: {outcome.old}")
+            self.stdout.write(f"  missing: photo {outcome.photo_id}: {outcome.old}")
         if not report.ok:
             raise CommandError(f"{counts[FAILED]} photo(s) failed; fix the cause and run again (it resumes)")

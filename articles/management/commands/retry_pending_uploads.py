@@ -5,7 +5,7 @@ from articles.photos import retry_pending_uploads
 
 class Command(BaseCommand):
     help = ("Push the photos that HostGator could not take at save time (PendingUpload rows) and "
-            "attach them to their articles. Safe to run concurrently and again.")
+            "show them on their articles' pages. Safe to run concurrently and again.")
 
     def add_arguments(self, parser):
         parser.add_argument("--limit", type=int, default=None, help="push at most N photos")
