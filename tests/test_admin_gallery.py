@@ -15,9 +15,10 @@ from articles import photos
 from articles.forms import checked_photo
 from articles.models import Article, ArticlePhoto, Photo
 from storage.names import rendition_name
+from tests.gallery_forms import article_form, gallery_row
 from tests.hostile_images import PHP
 from tests.test_browser import CSP_LISTENER, browser, browser_page, csp_violations, log_in, publish_now  # noqa: F401
-from tests.test_photos import article_form, editor_client, files_on_server, jpeg_bytes, upload  # noqa: F401
+from tests.test_photos import editor_client, files_on_server, jpeg_bytes, upload  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,31 +36,20 @@ def colour(index):
     return jpeg_bytes(size=(1200, 900), color=(15 + 19 * index, 200 - 13 * index, 90 + 7 * index))
 
 
-def gallery_form(rows, initial=0, **fields):
-    """The article form as the gallery posts it: one inline row per dict (photo, position, ...)."""
-    data = article_form(**fields)
-    data.update({"placements-TOTAL_FORMS": str(len(rows)), "placements-INITIAL_FORMS": str(initial),
-                 "placements-MIN_NUM_FORMS": "0", "placements-MAX_NUM_FORMS": "1000"})
-    for index, row in enumerate(rows):
-        for name, value in {"position": index, "focal_x": 0.5, "focal_y": 0.5, **row}.items():
-            if value is not False:
-                data[f"placements-{index}-{name}"] = "on" if value is True else str(value)
-    return data
+def add_article(client, title, photo_pks, fields_by_photo=None):
+    """The add form posted with a new inline row per photo, in that order (as the cards post it)."""
+    rows = [gallery_row(index, photo=Photo.objects.get(pk=pk),
+                        **{"alt_text": f"Photo {index}", **(fields_by_photo or {}).get(pk, {})})
+            for index, pk in enumerate(photo_pks)]
+    return client.post(reverse("admin:articles_article_add"), article_form(title, rows=rows))
 
 
-def rows_of(article, changes=None):
-    """The saved rows of ``article``'s inline as its change form shows them; ``changes``: {photo pk: {...}}."""
-    return [{"id": placement.pk, "article": article.pk, "photo": placement.photo_id, "position": placement.position,
-             "alt_text": placement.photo.alt_text, **(changes or {}).get(placement.photo_id, {})}
-            for placement in article.placements.select_related("photo")]
-
-
-def save_article(client, rows, article=None, initial=0, **fields):
-    if article is None:
-        return client.post(reverse("admin:articles_article_add"), gallery_form(rows, **fields))
-    data = gallery_form(rows, initial=initial, title=article.title, **fields)
-    data["slug"] = article.slug
-    return client.post(reverse("admin:articles_article_change", args=[article.pk]), data)
+def change_gallery(client, article, changes):
+    """The change form posted with ``article``'s rows, ``changes`` ({photo pk: {field: value}}) applied."""
+    rows = [gallery_row(index, placement, **changes.get(placement.photo_id, {}))
+            for index, placement in enumerate(article.placements.select_related("photo"))]
+    return client.post(reverse("admin:articles_article_change", args=[article.pk]),
+                       article_form(article=article, rows=rows))
 
 
 def store_files(photo):
@@ -78,8 +68,7 @@ def test_twelve_photos_sent_one_by_one_then_placed_in_order(editor_client, hostg
                for photo in sent)
     assert ArticlePhoto.objects.count() == 0  # in the library, in no gallery until the article is saved
     order = list(reversed(sent))  # the editor put the last one first
-    response = save_article(editor_client, [{"photo": photo["id"], "alt_text": f"Photo {photo['id']}"}
-                                            for photo in order], title="Tournoi de printemps")
+    response = add_article(editor_client, "Tournoi de printemps", [photo["id"] for photo in order])
     assert response.status_code == 302, response.context["inline_admin_formsets"][0].formset.errors
     article = Article.objects.get()
     assert [placement.photo_id for placement in article.placements.all()] == [photo["id"] for photo in order]
@@ -156,21 +145,16 @@ def test_search_finds_library_photos_by_words_and_month(editor_client, hostgator
 
 def test_reorder_cover_and_removal_through_the_inline(editor_client, hostgator):  # noqa: F811
     a, b, c, d = (photo["id"] for photo in uploaded(editor_client, 4))
-    save_article(editor_client, [{"photo": pk, "alt_text": f"Photo {pk}"} for pk in (a, b, c, d)],
-                 title="Tournoi de printemps")
+    assert add_article(editor_client, "Tournoi de printemps", [a, b, c, d]).status_code == 302
     article = Article.objects.get()
     # b is in a second article too: removing it from the first must keep its files.
-    save_article(editor_client, [{"photo": b, "alt_text": "Photo b"}], title="Revue de presse")
+    add_article(editor_client, "Revue de presse", [b])
     other = Article.objects.get(title="Revue de presse")
     files_of = {pk: store_files(Photo.objects.get(pk=pk)) for pk in (a, b, c, d)}
 
     # New order d, a, b (c removed), cover a: what the cards post.
-    positions = {d: 0, a: 1, b: 2, c: 3}
-    rows = rows_of(article, {pk: {"position": place} for pk, place in positions.items()})
-    rows_by_photo = {row["photo"]: row for row in rows}
-    rows_by_photo[a]["is_cover"] = True
-    rows_by_photo[c]["DELETE"] = True
-    response = save_article(editor_client, rows, article=article, initial=4)
+    response = change_gallery(editor_client, article, {d: {"position": 0}, a: {"position": 1, "is_cover": "on"},
+                                                       b: {"position": 2}, c: {"position": 3, "DELETE": "on"}})
     assert response.status_code == 302
     article = Article.objects.get(pk=article.pk)
     assert [placement.photo_id for placement in article.placements.all()] == [d, a, b]
@@ -180,8 +164,7 @@ def test_reorder_cover_and_removal_through_the_inline(editor_client, hostgator):
     assert not set(files_of[c]) & set(on_store)  # gone once the save committed
 
     # Now b out of this article: the other one still shows it.
-    rows = rows_of(article, {b: {"DELETE": True}})
-    assert save_article(editor_client, rows, article=article, initial=3).status_code == 302
+    assert change_gallery(editor_client, article, {b: {"DELETE": "on"}}).status_code == 302
     assert [placement.photo_id for placement in Article.objects.get(pk=article.pk).placements.all()] == [d, a]
     assert list(other.placements.values_list("photo_id", flat=True)) == [b]
     assert set(files_of[b]) <= set(files_on_server(hostgator.root))
@@ -189,9 +172,9 @@ def test_reorder_cover_and_removal_through_the_inline(editor_client, hostgator):
 
 def test_alt_text_required_unless_decorative(editor_client, hostgator):  # noqa: F811
     first, second = (photo["id"] for photo in uploaded(editor_client, 2))
-    rows = [{"photo": first, "caption": "Le podium", "credit": "Photo : Sami K.", "alt_text": "Trois coureuses"},
-            {"photo": second, "caption": "La foule", "focal_x": 0.25, "focal_y": 0.8}]
-    response = save_article(editor_client, rows, title="Cross du club")
+    described = {first: {"caption": "Le podium", "credit": "Photo : Sami K.", "alt_text": "Trois coureuses"},
+                 second: {"caption": "La foule", "alt_text": "", "focal_x": 0.25, "focal_y": 0.8}}
+    response = add_article(editor_client, "Cross du club", [first, second], described)
     assert response.status_code == 200
     page = response.content.decode()
     assert ALT_REQUIRED in page.replace("&#x27;", "'")
@@ -202,8 +185,8 @@ def test_alt_text_required_unless_decorative(editor_client, hostgator):  # noqa:
         (str(first), "Le podium", "0.5"), (str(second), "La foule", "0.25")]
     assert Photo.objects.filter(pk__in=[first, second]).count() == 2
 
-    rows[1]["decorative"] = True
-    assert save_article(editor_client, rows, title="Cross du club").status_code == 302
+    described[second]["decorative"] = "on"
+    assert add_article(editor_client, "Cross du club", [first, second], described).status_code == 302
     article = Article.objects.get()
     assert [(photo.caption, photo.credit, photo.decorative, photo.alt) for photo in article.gallery] == [
         ("Le podium", "Photo : Sami K.", False, "Trois coureuses"), ("La foule", "", True, "")]
