@@ -394,4 +394,17 @@ def test_refused_waiting_and_undescribed_photos_in_chromium(browser_page, live_s
     assert article.placements.count() == 2
     assert [(photo.caption, photo.alt) for photo in article.gallery] == [
         ("L'arrivée", "Une coureuse franchit la ligne")]
+
+    # The waiting photo taken out of the saved article: greyed until the save, and it can be put back.
+    page.goto(f"{live_server.url}{reverse('admin:articles_article_change', args=[article.pk])}")
+    waiting_card = page.locator(".gallery-card").nth(1)
+    waiting_card.get_by_role("button", name="Retirer de l'article").click()
+    delete = waiting_card.locator("[name$='-DELETE']")
+    assert "is-removed" in waiting_card.get_attribute("class") and delete.is_checked()
+    waiting_card.get_by_role("button", name="Remettre dans l'article").click()
+    assert not delete.is_checked()
+    waiting_card.get_by_role("button", name="Retirer de l'article").click()
+    page.click("input[name=_save]")
+    page.wait_for_selector(".messagelist .success")
+    assert article.placements.count() == 1 and Photo.objects.count() == 1  # the waiting one is forgotten
     assert csp_violations(page) == [] and errors == []

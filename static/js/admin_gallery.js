@@ -117,6 +117,7 @@
         const control = button(text, `gallery-${step < 0 ? "up" : "down"}`, () => this.gallery.move(this, step),
                                `${verb} ${this.nameNode.textContent}`);
         control.title = `${verb} (${keys} sur la photo)`;
+        control.setAttribute("aria-keyshortcuts", keys.replace("↑", "ArrowUp").replace("↓", "ArrowDown"));
         return control;
       };
       this.node.append(this.fields, el("div", {class: "gallery-actions"},
@@ -126,8 +127,7 @@
       this.restore.hidden = true;
       this.showDecorative();
       this.showCover();
-      this.node.tabIndex = -1;
-      this.node.setAttribute("aria-label", `Photo ${this.nameNode.textContent} ; Alt+flèches pour la déplacer`);
+      this.node.tabIndex = -1; // focused after a retry or a restore
       // Dragged by its head only: a drag started in a text field selects text as usual.
       this.node.querySelector(".gallery-card-head").draggable = true;
     }
@@ -418,6 +418,7 @@
         const card = new Card(this, this.existingName(row));
         card.attachRow(row, this.existingPhoto(row));
         this.list.append(card.node);
+        if (card.inputs.DELETE && card.inputs.DELETE.checked) this.showRemoved(card, true); // a refused save
       }
       this.renumber();
       this.table.hidden = true;
@@ -629,9 +630,7 @@
       inputs.is_cover.checked = false;
       if (inputs.DELETE && inputs.id.value) {
         inputs.DELETE.checked = true;
-        card.node.classList.add("is-removed");
-        card.fields.inert = true;
-        card.restore.hidden = false;
+        this.showRemoved(card, true);
         card.restore.focus();
         this.announce(`« ${card.name} » sera retirée de l'article à l'enregistrement.`);
       } else {
@@ -648,11 +647,15 @@
       this.renumber();
     }
 
+    showRemoved(card, removed) {
+      card.node.classList.toggle("is-removed", removed);
+      card.fields.inert = removed;
+      card.restore.hidden = !removed;
+    }
+
     restore(card) {
       card.inputs.DELETE.checked = false;
-      card.node.classList.remove("is-removed");
-      card.fields.inert = false;
-      card.restore.hidden = true;
+      this.showRemoved(card, false);
       card.node.focus();
       this.renumber();
       this.announce(`« ${card.name} » reste dans l'article.`);
