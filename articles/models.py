@@ -71,6 +71,8 @@ class Article(models.Model):
         """The photos readers see, in the editor's order: those already on the store (a photo
         still waiting for HostGator is left out until it is there). Uses a prefetch when the view
         made one (``with_gallery``): no query per article on the list."""
+        if self.pk is None:
+            return []  # an article not saved yet has no gallery
         return [placement.photo for placement in self.placements.all() if placement.photo.on_store]
 
     @property
