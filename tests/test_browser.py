@@ -30,7 +30,7 @@ def browser(monkeypatch):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--lang=fr-FR"])
+            "--disable-component-update", "--disable-sync"])
         yield browser
         browser.close()
         # ORM calls made while Playwright's loop runs get connections of their own (Django keys
