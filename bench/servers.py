@@ -168,6 +168,11 @@ class ServerProcess:
         self.password = self.settings["PASSWORD"]
         self.user = self.settings["USER"]
 
+    @property
+    def pid(self):
+        """The server process's id (to read its CPU time, or pin it to a core)."""
+        return self._process.pid
+
     def _ask(self, *request):
         self._channel.send(request)
         return self._channel.recv()
