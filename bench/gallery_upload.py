@@ -242,7 +242,62 @@ def comparisons(best, diagnostics):
     return table(("comparison", "total time", "median latency", "max latency", "CPU per photo"), rows)
 
 
-def slot_text(slots, count):
+def span(values, format_value=lambda value: f"{value:.1f}"):
+    low, high = min(values), max(values)
+    return format_value(low) if format_value(low) == format_value(high) else f"{format_value(low)}–{format_value(high)}"
+
+
+def load_note(best):
+    """The shared machine: how busy the rest of it kept the cores our runs had."""
+    two, one = [r for r in best if not r["run"].one_core], [r for r in best if r["run"].one_core]
+    note = (f"During the 2-core runs the rest of the machine (other sessions' tests on these shared cores, PostgreSQL) "
+            f"kept {span([r['others'] for r in two])} of the 2 cores busy; on the 1-core runs' core, "
+            f"{span([r['others'] for r in one])}.")
+    if median([r["others"] for r in two]) > median([r["others"] for r in one]) + 0.5:
+        note += (" So the \"2 cores\" runs had less free CPU than their name says, and \"1 core ÷ 2 cores\" above "
+                 "flatters one core: read the 2-core figures as the pessimistic ones.")
+    return note
+
+
+def pillow_line(shipped, cpu_per_photo):
+    worker = median(cpu_per_photo)
+    if shipped["cpu"] >= 0.8 * worker:
+        share = (f"**Pillow is nearly all of the worker's CPU**: `process_photo` takes {ms(shipped['cpu'])} of CPU "
+                 f"here, the worker {ms(worker)} per photo (median of the 4 runs); the rest of a request (the "
+                 "body parsed, TLS to the FTP server, the parked bytes written to and deleted from the database, "
+                 "Django) is within this shared machine's noise.")
+    else:
+        share = (f"**Pillow is {100 * shipped['cpu'] / worker:.0f} % of the worker's CPU per photo** "
+                 f"({ms(shipped['cpu'])} of {ms(worker)}, median of the 4 runs); the rest "
+                 f"(~{ms(worker - shipped['cpu'])}) is the body parsed, TLS to the FTP server, the parked bytes "
+                 "written to and deleted from the database, Django.")
+    return (f"- {share} Its largest step is the resize of the full 12 MP decode to 2048 px (`normalise`): a phone's "
+            "4032 px is just under twice 2048, so libjpeg's free 1/2 scale (`draft`) cannot be used.")
+
+
+def floor_line(best, diagnostics, count):
+    one_core = [r for r in best if r["run"].one_core]
+    two_cores = [r for r in best if not r["run"].one_core]
+    floor = count * median([per_photo(r) for r in best])
+    line = (f"- **One decode slot, like one core, puts the photos' processing in a row**: {count} × the worker's CPU "
+            f"per photo ≈ {secs(floor)} whatever the number in flight. Measured: 1 core "
+            f"{span([r['total'] for r in one_core], secs)} (the worker busy "
+            f"{span([r['cpu'] / r['total'] for r in one_core], lambda v: f'{100 * v:.0f} %')} of the time: "
+            f"CPU-bound), 2 cores {span([r['total'] for r in two_cores], secs)}.")
+    slots = find(diagnostics, DIAGNOSTIC_RUNS[1].label, 3)
+    if slots:
+        line += (f" With `PHOTO_DECODES_AT_ONCE=2` on 2 cores: {secs(slots['total'])}, longest request "
+                 f"{secs(max(slots['latencies']))}, worker peak {mb(slots['peak'])} — the only run whose decodes used "
+                 "the second core. On Render's fraction of one core a second slot would gain nothing.")
+    serial = find(diagnostics, DIAGNOSTIC_RUNS[0].label, 1)
+    if serial:
+        line += (f" One request at a time: {secs(median(serial['latencies']))} per request (median), "
+                 f"{secs(serial['total'])} in all: with 2–3 in flight one photo's FTP upload and request handling "
+                 "overlap the next one's decode.")
+    return line
+
+
+def slot_text(slots, best, count):
     shipped, first_come = slots["shipped"], slots["first come"]
     worst, fair_worst = max(shipped["latencies"]), max(first_come["latencies"])
     measured = (f"{count} photos, {SLOT_THREADS} at a time, as the upload view treats them (`process_photo` in "
@@ -251,111 +306,121 @@ def slot_text(slots, count):
                 f"{secs(shipped['total'])}. The same with `FirstComeSlots` (bench/gallery_breakdown.py: a ticket "
                 f"each, the slot goes to the oldest): median {secs(median(first_come['latencies']))}, **max "
                 f"{secs(fair_worst)}**, batch {secs(first_come['total'])}.")
+    gunicorn = "Through gunicorn (the runs above), p95 / max latency: " + "; ".join(
+        f"{result['run'].label}, {result['run'].in_flight} in flight {secs(nearest_rank(result['latencies'], 0.95))} / "
+        f"{secs(max(result['latencies']))}" for result in best) + "."
     if worst <= 2 * fair_worst:
-        return f"- **The decode slot's order of service**: {measured} No request was passed over much this time."
+        return f"- **The decode slot's order of service**: {measured} No request was passed over much. {gunicorn}"
     on_render = worst / RENDER_CPU  # this process was CPU-bound on its one core; Render has a tenth of one
     versus = "past" if on_render > DECODE_WAIT else "close to"
     return f"""- **The decode slot is not first come, first served.** When it frees, `DecodeSlots` wakes every waiter
   and the first thread to run takes it (or a request just arriving does), so a request can lose that race again and
-  again. {measured} On Render's tenth of a core that worst wait would be ~{on_render:.0f} s — {versus}
-  `PHOTO_DECODE_WAIT_SECONDS`={DECODE_WAIT}, after which the photo is refused ("Le serveur traite déjà d'autres
-  photos…"): in a {count}-photo drop, photos can be lost to a race, not to load."""
+  again. {measured} {gunicorn} With 2 in flight only one request waits at a time, so it is next. On Render's tenth of
+  a core the worst wait above would be ~{on_render:.0f} s — {versus} `PHOTO_DECODE_WAIT_SECONDS`={DECODE_WAIT}, after
+  which the photo is refused ("Le serveur traite déjà d'autres photos…"): in a {count}-photo drop with 3 in flight,
+  photos can be lost to a race, not to load."""
 
 
 def both(timing):
     return f"{ms(timing['wall'])} wall, {ms(timing['cpu'])} CPU"
 
 
-def body_text(best, rounds, diagnostics, breakdown, count, database):
-    shipped, halved, upload, parse = breakdown["shipped"], breakdown["halved"], breakdown["upload"], breakdown["parse"]
-    fastest = find(best, "2 cores", 3)
-    cpu_per_photo = [per_photo(result) for result in best]
-    render_photo = median(cpu_per_photo) / RENDER_CPU
-    worker_cpu = per_photo(fastest)
-    serial, two_slots = find(diagnostics, DIAGNOSTIC_RUNS[0].label, 1), find(diagnostics, DIAGNOSTIC_RUNS[1].label, 3)
-    photo_mb = breakdown["photo_bytes"] / 1e6
-    uplink = breakdown["photo_bytes"] * count * 8 / UPLINK
+def breakdown_table(breakdown):
+    shipped, upload = breakdown["shipped"], breakdown["upload"]
     sizes = ", ".join(f"{size / 1e3:.0f} KB" for size in breakdown["sizes"])
-    step_rows = [
+    return table(("step", "time"), [
         ("`process_photo` (checks, 12 MP decode, resize to 2048 px, sRGB, encode + 1024w + 480w)", both(shipped)),
         *((f"&nbsp;&nbsp;{name} (cProfile, cumulative, one photo)", value)
           for name, value in breakdown["steps"] if name != "process_photo"),
         (f"`process_photo` with `max_side` {HALVING_SIDE} (libjpeg's draft decodes at 1/2: no 12 MP resize)",
-         both(halved)),
-        (f"Django's multipart parser, one {photo_mb:.1f} MB request body", both(parse)),
+         both(breakdown["halved"])),
+        (f"Django's multipart parser, one {breakdown['photo_bytes'] / 1e6:.1f} MB request body",
+         both(breakdown["parse"])),
         (f"FTP: the 3 files ({sizes}), `save_many`, warm, TLS, {DELAY * 1000:.0f} ms per round trip",
          f"{ms(upload['time'])} ({upload['waits']:.0f} round trips, {upload['commands']:.0f} commands, "
          f"{upload['sessions']} connections)"),
-    ]
+    ])
+
+
+def render_text(best, breakdown, count):
+    cpu_per_photo = [per_photo(result) for result in best]
+    photo = median(cpu_per_photo) / RENDER_CPU
+    photo_mb = breakdown["photo_bytes"] / 1e6
+    uplink = breakdown["photo_bytes"] * count * 8 / UPLINK
+    return f"""**What an editor on Render free waits.** The worker spends **{median(cpu_per_photo):.2f} CPU s per
+photo** (median of the 4 runs above: {span(cpu_per_photo, lambda v: f"{v:.2f}")} s). At Render's {RENDER_CPU} CPU
+that is **~{photo:.0f} s of wall time per photo** once the worker is CPU-bound — it is on one core already (above) — so
+**{count} photos ≈ {secs(photo * count)} (~{photo * count / 60:.0f} min) on the server's side, whatever the number in
+flight**. Each request then takes ~{photo * 3:.0f} s with 3 in flight (its own photo and its share of the two others;
+some far longer, see the decode slot below), ~{photo * 2:.0f} s with 2: {TARGET_REQUEST:.0f} s per request is out of
+reach there, a photo alone needs ~{photo:.0f} s. The editor's uplink comes on top, overlapped (the next file travels
+while one is processed): {count} × {photo_mb:.1f} MB = {breakdown['photo_bytes'] * count / 1e6:.0f} MB,
+{secs(uplink)} at {UPLINK / 1e6:.0f} Mbit/s (a good 4G upload)."""
+
+
+def suggestions(best, breakdown):
+    shipped, halved = breakdown["shipped"], breakdown["halved"]
+    pairs = [(find(best, cores, 2), find(best, cores, 3)) for cores in ("1 core", "2 cores")]
+    totals = ", ".join(f"{two['run'].label} {ratio(two['total'] / three['total'])}" for two, three in pairs)
+    longest = ", ".join(f"{two['run'].label} {secs(max(two['latencies']))} vs {secs(max(three['latencies']))}"
+                        for two, three in pairs)
+    return f"""**Suggestions (app code not changed).** (1) Serve the decode slot first come, first served
+(`FirstComeSlots` above: a ticket each), so that a request waits for at most the {SLOT_THREADS - 1} decodes
+ahead of it and none is refused for having lost races. (2) Until then, let the drop zone send 2 at a time, not
+3: total time 2 ÷ 3 in flight {totals}; longest request, 2 vs 3 in flight, {longest}. (3) Decode JPEGs with
+`draft` at the largest 1/2ⁿ scale whose long side is within a few % of `PHOTO_MAX_SIDE` (2016 px for a 4032 px
+phone photo: a long side 1.6 % shorter): {ms(shipped['cpu'])} → {ms(halved['cpu'])} of CPU here,
+~{shipped['cpu'] / RENDER_CPU:.0f} s → ~{halved['cpu'] / RENDER_CPU:.0f} s per photo of Render's time.
+(4) Let the drop zone shrink photos in the browser before sending (canvas to 2048 px): 4 MB becomes well under
+1 MB, which divides the uplink's time several times over and takes the 12 MP decode off Render's CPU (the server
+still re-encodes from pixels, so nothing of the file itself survives)."""
+
+
+def body_text(best, rounds, diagnostics, breakdown, count, database):
     main_rows = [result_row(result, rounds[(result["run"].label, result["run"].in_flight)]) for result in best]
     diagnostic_table = table(("diagnostic run", *HEADERS[1:]), [result_row(result) for result in diagnostics])
-    serial_line = (f" One request at a time: median {secs(median(serial['latencies']))} per request, "
-                   f"{secs(serial['total'])} in all, against {secs(fastest['total'])} with 3 in flight: the "
-                   "requests in flight overlap one photo's FTP upload and request handling with the next one's decode."
-                   if serial else "")
-    slots_line = (f" With 2 slots: {secs(two_slots['total'])} in all, worker peak {mb(two_slots['peak'])}."
-                  if two_slots else "")
+    upload = breakdown["upload"]
     return f"""
-{count} synthetic phone photos (4032×3024 JPEG with a phone's EXIF, {photo_mb:.1f} MB each, `bench/photos.py`)
-dropped at once on a new article: one multipart request per file (`file`, `slug`) to `/admin/articles/photo/envoi/`,
-3 or 2 in flight (the browser's queue), then the admin's add form posted with the {count} photos as inline rows
-(`placements-*`: photo, position, alt text; the first one the cover). Server: gunicorn started by the Procfile's own
-command (1 worker × 4 threads, `MALLOC_MMAP_THRESHOLD_`), a fresh one for each run, on {database}; photos by FTPS
-(explicit TLS, certificate verified) to `bench/servers.py`'s server at {DELAY * 1000:.0f} ms per round trip. The
-client logs in through the admin's login page (CSRF) and keeps its session. "1 core": the whole gunicorn under
-`taskset -c {WORKER_CORE}`, this process (the client) and the FTP server pinned to the other core.
+{count} synthetic phone photos (4032×3024 JPEG with a phone's EXIF, {breakdown['photo_bytes'] / 1e6:.1f} MB each,
+`bench/photos.py`) dropped at once on a new article: one multipart request per file (`file`, `slug`) to
+`/admin/articles/photo/envoi/`, 3 or 2 in flight (the browser's queue), then the admin's add form posted with the
+{count} photos as inline rows (`placements-*`: photo, position, alt text; the first one the cover). Server: gunicorn
+started by the Procfile's own command (1 worker × 4 threads, `MALLOC_MMAP_THRESHOLD_`), a fresh one for each run,
+on {database}; photos by FTPS (explicit TLS, certificate verified) to `bench/servers.py`'s server at
+{DELAY * 1000:.0f} ms per round trip. The client logs in through the admin's login page (CSRF) and keeps its session.
+"1 core": the whole gunicorn under `taskset -c {WORKER_CORE}`, this process (the client) and the FTP server pinned to
+the other core.
 
 Times: wall, from the first file sent to the article saved. Latency: each upload request, sent to answered. Worker
 RSS from `/proc` (idle: after the login and the add page; peak: VmHWM). CPU: the worker's user + system time over
-the whole batch, ÷ {count}. Rest of the machine: CPU time nobody here used (other people's work on these shared
-cores, PostgreSQL) ÷ wall time; for "1 core", on the worker's core only. Round trips: those the FTP server saw,
-÷ {count}. Check: after the save, in the site's database and on the FTP server's disk. Each configuration ran
-{ROUNDS} time(s), alternating; the fastest round is shown. The editor's uplink is not modelled (loopback): see below.
+the whole batch, ÷ {count}. Rest of the machine: CPU time none of ours used ÷ wall time (for "1 core", on the
+worker's core only). Round trips: those the FTP server saw, ÷ {count}. Check: after the save, in the site's database
+and on the FTP server's disk. Each configuration ran {ROUNDS} time(s), alternating; the fastest round is shown. The
+editor's uplink is not modelled (loopback): see below.
 
 {table(HEADERS, main_rows)}
 
 {comparisons(best, diagnostics)}
 
-**What an editor on Render free waits.** The worker spends **{median(cpu_per_photo):.2f} CPU s per photo** (median
-of the 4 runs above: {min(cpu_per_photo):.2f}–{max(cpu_per_photo):.2f} s). At Render's {RENDER_CPU} CPU that is
-**~{render_photo:.0f} s of wall time per photo** once the worker is CPU-bound — it is, one photo alone keeps it busy
-— so **{count} photos ≈ {secs(render_photo * count)} (~{render_photo * count / 60:.0f} min) on the server's side,
-whatever the number in flight**; each request then takes ~{render_photo * 3:.0f} s with 3 in flight (its own photo
-and its share of the two others), ~{render_photo * 2:.0f} s with 2: the {TARGET_REQUEST:.0f} s per request is out of
-reach there, a photo alone needs ~{render_photo:.0f} s. On top of that the editor's uplink: {count} × {photo_mb:.1f} MB
-= {breakdown['photo_bytes'] * count / 1e6:.0f} MB, {secs(uplink)} at {UPLINK / 1e6:.0f} Mbit/s (a good 4G upload) —
-overlapped with the server's work, since the next file travels while one is processed.
+{load_note(best)}
+
+{render_text(best, breakdown, count)}
 
 ### Where the time goes
 
 In this process (`bench/gallery_breakdown.py`), one thread, nothing queued, first {PROFILED_PHOTOS} photos, medians:
 
-{table(("step", "time"), step_rows)}
+{breakdown_table(breakdown)}
 
-- **Pillow is {100 * shipped['cpu'] / worker_cpu:.0f} % of the worker's CPU per photo** ({ms(shipped['cpu'])} of
-  {ms(worker_cpu)}, 2 cores, 3 in flight); the rest (~{ms(max(0.0, worker_cpu - shipped['cpu']))}) is the request body
-  parsed, TLS to the FTP server, the parked bytes written to and deleted from the database, Django. The biggest step
-  is the 12 MP decode and its resize to 2048 px: a phone's 4032 px is just under twice 2048, so libjpeg's free 1/2
-  scale (`draft`) cannot be used.
+{pillow_line(breakdown['shipped'], [per_photo(result) for result in best])}
 - **FTP is a small part**: {ms(upload['time'])} per photo (its 3 files in parallel, 4 round trips each), overlapped
-  with the next photo's decode when 2–3 are in flight.{serial_line}
-- **The single decode slot sets a floor on 2 cores**: {count} `process_photo`s one after the other take
-  {count} × {ms(shipped['wall'])} ≈ {secs(count * shipped['wall'])}; the batch took
-  {secs(fastest['total'])}.{slots_line}
-  On 1 core (and on Render) a second slot would gain nothing: there is no second core to decode on.
-{slot_text(breakdown['slots'], count)}
+  with the next photo's decode when 2–3 are in flight.
+{floor_line(best, diagnostics, count)}
+{slot_text(breakdown['slots'], best, count)}
 
 {diagnostic_table}
 
-**Suggestions (app code not changed).** (1) Serve the decode slot first come, first served (`FirstComeSlots` above:
-a ticket each), so a request waits for at most the {SLOT_THREADS - 1} decodes ahead of it and none is refused for
-having lost races. (2) Decode JPEGs with `draft` at the largest 1/2ⁿ scale whose long side is within a few % of
-`PHOTO_MAX_SIDE` (2016 px for a 4032 px phone photo, a 1.6 % smaller long side): {ms(shipped['cpu'])} →
-{ms(halved['cpu'])} of CPU here, i.e. ~{shipped['cpu'] / RENDER_CPU:.0f} s → ~{halved['cpu'] / RENDER_CPU:.0f} s per
-photo of Render's time. (3) Let the drop zone shrink photos in the browser before sending (canvas to 2048 px): 4 MB
-becomes well under 1 MB, which divides the uplink's time several times over and takes the 12 MP decode off Render's
-CPU (the server still re-encodes from pixels, so nothing of the file itself survives). (4) Keep 2–3 in flight: more
-only lengthens each request, since one worker's CPU (and one slot) does the work anyway.
+{suggestions(best, breakdown)}
 """
 
 
