@@ -287,8 +287,9 @@ def floor_line(best, diagnostics, count):
     slots = find(diagnostics, DIAGNOSTIC_RUNS[1].label, 3)
     if slots:
         line += (f" With `PHOTO_DECODES_AT_ONCE=2` on 2 cores: {secs(slots['total'])}, longest request "
-                 f"{secs(max(slots['latencies']))}, worker peak {mb(slots['peak'])} — the only run whose decodes used "
-                 "the second core. On Render's fraction of one core a second slot would gain nothing.")
+                 f"{secs(max(slots['latencies']))}, worker peak {mb(slots['peak'])}, the worker using "
+                 f"{slots['cpu'] / slots['total']:.1f} cores while the rest of the machine took "
+                 f"{slots['others']:.1f}. On Render's fraction of one core a second slot would gain nothing.")
     serial = find(diagnostics, DIAGNOSTIC_RUNS[0].label, 1)
     if serial:
         line += (f" One request at a time: {secs(median(serial['latencies']))} per request (median), "
