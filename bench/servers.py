@@ -11,13 +11,30 @@ Two ways of simulating the WAN to HostGator, both as server-side delays before a
   client waited for the previous reply before sending it; commands sent before the previous reply
   went out (pipelined) ride in the same round trip. This is what a real WAN does to the control
   connection (data connections are not delayed in either model: no TCP or TLS handshake costs).
+
+And the site itself (``Site``): migrated, an admin account, gunicorn started by the Procfile's own
+command, its photos going to one of those servers (or to the embedded one); ``Editor`` is an admin
+session on it (login, CSRF, multipart POSTs), as a browser's.
 """
 
+import http.cookiejar
 import multiprocessing
+import os
+import re
+import secrets
 import select
+import shlex
+import signal
+import socket
+import subprocess
+import sys
 import time
+import urllib.parse
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
+from bench.common import PROJECT, temporary_dir
 from tests.ftp_servers import InstrumentedHostGator, RecordingFaultyHandler, start_hostgator
 
 MODELS = ("per_reply", "per_round_trip")
@@ -151,6 +168,11 @@ class ServerProcess:
         self.password = self.settings["PASSWORD"]
         self.user = self.settings["USER"]
 
+    @property
+    def pid(self):
+        """The server process's id (to read its CPU time, or pin it to a core)."""
+        return self._process.pid
+
     def _ask(self, *request):
         self._channel.send(request)
         return self._channel.recv()
@@ -194,3 +216,240 @@ class ServerProcess:
 
     def __exit__(self, *exc_info):
         self.stop()
+
+
+# --- The site itself, under gunicorn --------------------------------------------------------------
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def proc_status(pid, field):
+    """A size field of /proc/<pid>/status (VmRSS, VmHWM...) in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of process ``pid`` so far, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # fields 3... of proc(5)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def hostgator_environment(server_settings):
+    """The HOSTGATOR_* variables that point the site at a benchmark server (and trust its certificate)."""
+    return {"HOSTGATOR_FTP_PASSWORD": server_settings["PASSWORD"], "HOSTGATOR_FTP_HOST": server_settings["HOST"],
+            "HOSTGATOR_FTP_PORT": str(server_settings["PORT"]), "HOSTGATOR_FTP_USER": server_settings["USER"],
+            "HOSTGATOR_FTP_DIR": server_settings["DIR"], "HOSTGATOR_PUBLIC_URL": server_settings["PUBLIC_URL"],
+            "HOSTGATOR_FTP_TLS": server_settings["TLS"], "HOSTGATOR_FTP_CA_FILE": server_settings["CA_FILE"] or ""}
+
+
+class Site:
+    """A throwaway site: collectstatic (as Render's build does: DEBUG off serves the manifest's
+    names), a migrated database, an admin account, and gunicorn as the Procfile starts it
+    (``gunicorn()``). Photos go to ``hostgator`` (a ServerProcess, its certificate trusted) or, without
+    one, to the embedded server started here. ``database``: a PostgreSQL database of that name, made
+    afresh on DATABASE_URL's server and dropped at the end; without, a SQLite file."""
+
+    def __init__(self, hostgator=None, database=None):
+        self.state = temporary_dir("gunicorn-site")
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.password = secrets.token_urlsafe(12)
+        self.database = database
+        database_url = self._postgres_url(database) if database else f"sqlite:///{self.state / 'site.db'}"
+        self.env = {**os.environ, "DJANGO_DEBUG": "0", "DJANGO_SECURE_SSL_REDIRECT": "0", "PORT": str(self.port),
+                    "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DATABASE_URL": database_url,
+                    "ADMIN_PASSWORD": self.password}
+        self.env.pop("HOSTGATOR_FTP_PASSWORD", None)
+        if hostgator is None:
+            self.env.update({"EMBEDDED_HOSTGATOR_DIR": str(self.state / "embedded"),
+                             "EMBEDDED_FTP_PORT": str(free_port()), "EMBEDDED_HTTP_PORT": str(free_port())})
+        else:
+            self.env.update(hostgator_environment(hostgator.settings))
+        self.processes = []
+
+    @staticmethod
+    def _postgres_url(name):
+        return urllib.parse.urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{name}").geturl()
+
+    def _on_postgres_server(self, statement):
+        import psycopg2
+
+        connection = psycopg2.connect(self._postgres_url("postgres"))
+        try:
+            connection.autocommit = True
+            with connection.cursor() as cursor:
+                cursor.execute(statement)
+        finally:
+            connection.close()
+
+    def manage(self, *args):
+        """manage.py with the site's environment; its standard output."""
+        return subprocess.run([sys.executable, "manage.py", *args], cwd=PROJECT, env=self.env, check=True,
+                              capture_output=True, text=True).stdout
+
+    def __enter__(self):
+        if self.database:
+            self._on_postgres_server(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+            self._on_postgres_server(f'CREATE DATABASE "{self.database}"')
+        self.manage("collectstatic", "--noinput")
+        self.manage("migrate", "--noinput")
+        self.manage("shell", "-c", "import os; from django.contrib.auth import get_user_model; "
+                                   "get_user_model().objects.create_superuser('admin', 'a@localhost', "
+                                   "os.environ['ADMIN_PASSWORD'])")
+        if "EMBEDDED_HOSTGATOR_DIR" in self.env:
+            self.processes.append(subprocess.Popen(
+                [sys.executable, "-m", "storage.embedded", "--state-dir", self.env["EMBEDDED_HOSTGATOR_DIR"]],
+                cwd=PROJECT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        return self
+
+    def __exit__(self, *exc):
+        for process in self.processes:
+            process.terminate()
+            process.wait(timeout=30)
+        if self.database:
+            self._on_postgres_server(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+
+    @contextmanager
+    def gunicorn(self, cpus=None, **environment):
+        """The Procfile's command, run through a shell as Render and Procfile runners do, under
+        ``taskset -c <cpus>`` when given (gunicorn's worker inherits it), with ``environment`` added
+        (e.g. PHOTO_DECODES_AT_ONCE="2"). Yields the worker's pid; gunicorn stops at the end."""
+        command = (PROJECT / "Procfile").read_text().split("web:", 1)[1].strip()
+        command = command.replace("gunicorn ", f"{shlex.quote(str(Path(sys.executable).parent / 'gunicorn'))} ", 1)
+        pid_file = self.state / f"gunicorn-{secrets.token_hex(4)}.pid"
+        pinned = ["taskset", "-c", cpus] if cpus else []
+        shell = subprocess.Popen([*pinned, "bash", "-c", f"{command} --pid {pid_file}"], cwd=PROJECT,
+                                 env={**self.env, **environment}, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        try:
+            self._wait_until_up(shell)
+            master = int(pid_file.read_text())
+            workers = subprocess.run(["ps", "-o", "pid=", "--ppid", str(master)], capture_output=True, text=True)
+            worker = int(workers.stdout.split()[0])
+        except BaseException:
+            shell.kill()
+            raise
+        try:
+            yield worker
+        finally:
+            os.kill(master, signal.SIGTERM)
+            shell.wait(timeout=60)
+
+    def _wait_until_up(self, shell):
+        for _ in range(600):
+            if shell.poll() is not None:
+                raise RuntimeError(f"gunicorn exited ({shell.returncode}) before answering")
+            try:
+                with urllib.request.urlopen(f"{self.base}/healthz", timeout=5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("gunicorn did not answer /healthz within a minute")
+
+    def editor(self):
+        return Editor(self.base, self.password)
+
+
+class PlainHttpCookies(http.cookiejar.DefaultCookiePolicy):
+    """Send the site's Secure cookies (session, CSRF) over plain HTTP on loopback: in production
+    Render's proxy terminates TLS in front of gunicorn, so the worker never sees HTTPS either."""
+
+    def return_ok_secure(self, cookie, request):
+        return True
+
+
+class EveryStatus(urllib.request.HTTPErrorProcessor):
+    """Every response handed back as it came: a 302 (a saved admin form) or a 400 (a refused photo)
+    is a result here, not an exception, and redirects are not followed."""
+
+    def http_response(self, request, response):
+        return response
+
+    https_response = http_response
+
+
+def multipart(fields, files=None):
+    """(body, content type) of a multipart/form-data POST; ``files``: {name: (filename, bytes)}."""
+    boundary = secrets.token_hex(16)
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+             for name, value in fields.items()]
+    for name, (filename, data) in (files or {}).items():
+        parts += [(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                   "Content-Type: application/octet-stream\r\n\r\n").encode(), data, b"\r\n"]
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def gallery_rows(photo_ids):
+    """The article form's gallery inline (prefix "placements") as the drop zone fills it: one row per
+    photo, in order, the first one the cover, each with its alt text."""
+    rows = {"placements-TOTAL_FORMS": len(photo_ids), "placements-INITIAL_FORMS": 0,
+            "placements-MIN_NUM_FORMS": 0, "placements-MAX_NUM_FORMS": 1000}
+    for index, photo_id in enumerate(photo_ids):
+        prefix = f"placements-{index}-"
+        rows.update({f"{prefix}id": "", f"{prefix}article": "", f"{prefix}photo": photo_id,
+                     f"{prefix}position": index, f"{prefix}caption": "", f"{prefix}credit": "",
+                     f"{prefix}alt_text": f"Photo {index + 1} du match", f"{prefix}focal_x": "0.5",
+                     f"{prefix}focal_y": "0.5"})
+        if index == 0:
+            rows[f"{prefix}is_cover"] = "on"
+    return rows
+
+
+class Editor:
+    """One logged-in admin session (urllib, cookies, CSRF) on the site at ``base``. Thread-safe
+    enough for several requests in flight at once, as a browser's tabs or fetches (the cookie jar
+    locks; each request opens its own connection)."""
+
+    ADD_ARTICLE = "/admin/articles/article/add/"
+
+    def __init__(self, base, password, username="admin"):
+        self.base = base
+        cookies = http.cookiejar.CookieJar(PlainHttpCookies())
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies), EveryStatus)
+        status, _page = self.post("/admin/login/?next=/admin/", {"username": username, "password": password,
+                                                                  "next": "/admin/"}, form_path="/admin/login/")
+        if status != 302:
+            raise RuntimeError(f"the admin login answered {status}, not a redirect: refused")
+
+    def request(self, path, body=None, headers=None):
+        """(status, body as text) of a GET, or a POST when ``body`` is given."""
+        request = urllib.request.Request(self.base + path, data=body, headers=headers or {})
+        with self.opener.open(request, timeout=600) as response:
+            return response.status, response.read().decode()
+
+    def get(self, path):
+        return self.request(path)[1]
+
+    def csrf_token(self, path):
+        """The CSRF token of the form on the page at ``path``."""
+        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', self.get(path))[1]
+
+    def post(self, path, fields, files=None, form_path=None, token=None):
+        """A multipart POST with the CSRF token of the form at ``form_path`` (default ``path``),
+        or ``token`` already read; (status, body)."""
+        fields = {**fields, "csrfmiddlewaretoken": token or self.csrf_token(form_path or path)}
+        body, content_type = multipart(fields, files)
+        return self.request(path, body, {"Content-Type": content_type, "Referer": self.base + path})
+
+    def add_article(self, title, photo=None, gallery=(), token=None):
+        """The admin's "add article" form, saved: ``photo`` (filename, bytes) through its no-JS field,
+        ``gallery``: ids of photos already uploaded, as inline rows. "saved" or "refused: ..."."""
+        when = time.localtime()
+        fields = {"title": title, "slug": "", "summary": "Résumé", "body": "Texte", "published": "on",
+                  "published_at_0": time.strftime("%d/%m/%Y", when),
+                  "published_at_1": time.strftime("%H:%M:%S", when), **gallery_rows(list(gallery))}
+        if photo:
+            fields["photo_alt_text"] = "Photo"
+        status, page = self.post(self.ADD_ARTICLE, fields, {"photo": photo} if photo else None, token=token)
+        if status == 302:
+            return "saved"
+        refused = re.search(r'<ul class="errorlist[^"]*"[^>]*><li>(.*?)</li>', page, re.S) or re.search(
+            r'<p class="errornote">\s*(.*?)\s*</p>', page, re.S)
+        return f"refused: {refused[1][:60] if refused else status}…"

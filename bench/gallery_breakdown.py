@@ -1,0 +1,138 @@
+"""Where an uploaded gallery photo's time goes, measured in this process on bench.gallery_upload's
+photos (Django set up, no gunicorn): process_photo and its steps, the same with a long side libjpeg
+reaches by halving, Django's multipart parser on one request body, the 3 files' FTP upload, and the
+decode slot's order of service when 3 requests share it.
+
+The slot: storage.photo_budget.DecodeSlots wakes every waiter when the slot frees and the first one
+to run takes it, so a request may lose that race again and again. ``FirstComeSlots`` (here only, a
+prototype for the suggestion in RESULTS.md) serves them in order of arrival instead."""
+
+import itertools
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import date
+
+from bench.common import DELAY, median, our_storage, stopwatch, temporary_dir
+from bench.servers import ServerProcess
+from storage.photo_budget import DecodeSlots, PhotoBudget, give_memory_back
+
+PROFILED_PHOTOS = 5
+HALVING_SIDE = 2016  # 4032 / 2: libjpeg's draft decodes a phone's 4032 px photo at that size directly
+SLOT_THREADS = 3  # the drop zone's requests in flight
+
+
+class FirstComeSlots(DecodeSlots):
+    """DecodeSlots served in order of arrival: a ticket each, a free slot goes to the oldest ticket."""
+
+    def __init__(self, count):
+        super().__init__(count)
+        self._tickets, self._queue = itertools.count(), []
+
+    @contextmanager
+    def held(self, wait_seconds):
+        with self._changed:
+            ticket = next(self._tickets)
+            self._queue.append(ticket)
+            free = self._changed.wait_for(lambda: self.busy < self.count and self._queue[0] == ticket,
+                                          timeout=wait_seconds)
+            self._queue.remove(ticket)
+            self._changed.notify_all()
+            if not free:
+                raise RuntimeError(f"no decode slot free within {wait_seconds} s")
+            self.busy += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.busy -= 1
+                self._changed.notify_all()
+            give_memory_back()
+
+
+def process_with(data, max_side=None, budget=None):
+    """process_photo with the site's limits (as articles/photo_processing.py calls it), on its own slot."""
+    from django.conf import settings
+
+    from storage.images import process_photo
+
+    return process_photo(data, "IMG_0001.jpg", max_bytes=settings.PHOTO_MAX_BYTES,
+                         max_pixels=settings.PHOTO_MAX_PIXELS, max_side=max_side or settings.PHOTO_MAX_SIDE,
+                         rendition_widths=settings.PHOTO_RENDITION_WIDTHS, budget=budget or PhotoBudget())
+
+
+def timed(photos, function):
+    """Median wall and CPU seconds of ``function(data)`` over ``photos``, and its last result."""
+    wall, cpu, result = [], [], None
+    for data in photos:
+        cpu_before = time.process_time()
+        with stopwatch() as elapsed:
+            result = function(data)
+        wall.append(elapsed())
+        cpu.append(time.process_time() - cpu_before)
+    return {"wall": median(wall), "cpu": median(cpu), "result": result}
+
+
+def multipart_parse(data):
+    """Django's MultiPartParser on one upload request's body (the file kept in memory: < 5 MB)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import RequestFactory
+
+    request = RequestFactory().post("/admin/articles/photo/envoi/",
+                                    {"slug": "tournoi", "file": SimpleUploadedFile("IMG_0001.jpg", data)})
+    return request.FILES["file"].size
+
+
+def photo_files_of(processed):
+    from articles.photos import photo_files
+    from storage.images import photo_name
+
+    name = photo_name("tournoi-des-jeunes", processed.content_hash, processed.extension, date(2026, 12, 1))
+    return name, photo_files(name, processed.original.data, processed.renditions)
+
+
+def slot_service(photos, slots, server):
+    """Each photo as the upload view treats it (process_photo, waiting for ``slots``; then its 3 files
+    sent, outside the slot), SLOT_THREADS at a time, on one core (this process pinned to core 0, the
+    FTP server elsewhere). Per-request seconds, and the batch's."""
+    storage = our_storage(server.settings, max_connections=3)
+    budget = PhotoBudget(slots=slots, wait_seconds=None)
+
+    def request(data):
+        with stopwatch() as elapsed:
+            name, files = photo_files_of(process_with(data, budget=budget))
+            storage.save_many(files)
+        return elapsed()
+
+    everywhere = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {0})
+    os.sched_setaffinity(server.pid, everywhere - {0} or everywhere)
+    try:
+        with stopwatch() as batch, ThreadPoolExecutor(SLOT_THREADS) as queue:
+            latencies = list(queue.map(request, photos))
+    finally:
+        os.sched_setaffinity(0, everywhere)
+        storage.disconnect()
+    return {"latencies": latencies, "total": batch()}
+
+
+def where_time_goes(photos, cert):
+    from bench.photo_save import measure, parallel_upload, profile_processing
+
+    sample = photos[:PROFILED_PHOTOS]
+    process_with(sample[0])  # warm-up: imports, Pillow's plugins
+    shipped = timed(sample, process_with)
+    halved = timed(sample, lambda data: process_with(data, max_side=HALVING_SIDE))
+    parse = timed(sample, multipart_parse)
+    steps = profile_processing(sample[0])
+    name, files = photo_files_of(shipped["result"])
+    with ServerProcess(temporary_dir("gallery-breakdown"), cert, DELAY, "per_round_trip") as server:
+        (server.root / name).parent.mkdir(parents=True, exist_ok=True)
+        upload = measure(server, files, parallel_upload, warm=True)
+        slots = {"shipped": slot_service(photos, DecodeSlots(1), server),
+                 "first come": slot_service(photos, FirstComeSlots(1), server)}
+    return {"shipped": shipped, "halved": halved, "parse": parse, "steps": steps, "upload": upload, "slots": slots,
+            "sizes": [len(blob) for blob in files.values()], "photo_bytes": median([len(data) for data in photos]),
+            "decode_wall": shipped["wall"]}
+
