@@ -7,8 +7,10 @@ about 200 MB above an idle worker, and the slots keep N editors uploading at onc
 up N of those peaks: the others wait for their turn, a bounded time, then get a clear refusal.
 """
 
+import collections
 import ctypes
 import ctypes.util
+import itertools
 import math
 import threading
 from contextlib import contextmanager
@@ -22,24 +24,39 @@ class NoDecodeSlot(Exception):
 class DecodeSlots:
     """At most ``count`` photos decoded at once in this process; the threads of a gunicorn worker
     (and the migration's workers) share one instance. A condition rather than a semaphore: the
-    number waiting can be read (and waited for, as the tests do) without guessing at timings."""
+    number waiting can be read (and waited for, as the tests do) without guessing at timings.
+
+    Served in order of arrival (a ticket each). A bare "wait until one is free" lets whichever
+    waiting thread runs first take a freed slot, so one editor's photo can lose that race again
+    and again: with a gallery's 3 requests in flight on one core, one request waited 23.7 s while
+    the others took 2-3 s (bench/gallery_upload.py), far past PHOTO_DECODE_WAIT_SECONDS on
+    Render's 0.1 CPU."""
 
     def __init__(self, count):
         if count < 1:
             raise ValueError(f"decode slots: {count!r}, at least 1")
-        self.count, self.busy, self.waiting = count, 0, 0
+        self.count, self.busy = count, 0
+        self._queue = collections.deque()  # tickets of the threads waiting, oldest first
+        self._tickets = itertools.count()
         self._changed = threading.Condition()
+
+    @property
+    def waiting(self):
+        return len(self._queue)
 
     @contextmanager
     def held(self, wait_seconds):
         """Hold a slot for the block; ``wait_seconds`` None waits as long as it takes (batch work)."""
         with self._changed:
-            self.waiting += 1
+            ticket = next(self._tickets)
+            self._queue.append(ticket)
             self._changed.notify_all()
             try:
-                free = self._changed.wait_for(lambda: self.busy < self.count, timeout=wait_seconds)
+                free = self._changed.wait_for(lambda: self.busy < self.count and self._queue[0] == ticket,
+                                              timeout=wait_seconds)
             finally:
-                self.waiting -= 1
+                self._queue.remove(ticket)
+                self._changed.notify_all()  # the next in line may take a slot still free
             if not free:
                 raise NoDecodeSlot(f"no decode slot free within {wait_seconds} s ({self.busy} busy)")
             self.busy += 1

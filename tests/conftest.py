@@ -20,7 +20,7 @@ from tests.processes import require
 from tests.pureftpd import PureFTPd, pure_ftpd_available
 
 # check_hostgator's ``run`` and ``healthy`` fixtures, for its test modules.
-pytest_plugins = ["tests.hostgator_check_runs"]
+pytest_plugins = ["tests.hostgator_check_runs", "tests.browser"]
 
 
 @pytest.fixture(scope="session")

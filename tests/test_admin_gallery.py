@@ -17,7 +17,7 @@ from articles.models import Article, ArticlePhoto, Photo
 from storage.names import rendition_name
 from tests.gallery_forms import article_form, gallery_row
 from tests.hostile_images import PHP
-from tests.test_browser import CSP_LISTENER, browser, browser_page, csp_violations, log_in, publish_now  # noqa: F401
+from tests.test_browser import CSP_LISTENER, csp_violations, log_in, publish_now
 from tests.test_photos import editor_client, files_on_server, jpeg_bytes, upload  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -242,7 +242,7 @@ def test_an_editor_builds_a_gallery_in_chromium(browser_page, live_server, hostg
     page.wait_for_function(THUMBNAILS_LOADED, arg=6)
     page.wait_for_function("() => document.querySelector('.gallery-count').textContent === '6 sur 6 envoyées'")
     watched = page.evaluate("() => window.galleryWatch")
-    assert sorted(watched["progress"]) == names and watched["inFlight"] == 3  # each its own request, 3 at once
+    assert sorted(watched["progress"]) == names and watched["inFlight"] == 2  # each its own request, 2 at once
     assert page.locator(".gallery-card progress").count() == 0
     assert page.locator("#id_placements-TOTAL_FORMS").input_value() == "6"
 

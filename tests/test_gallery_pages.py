@@ -15,10 +15,8 @@ from PIL import Image, ImageDraw, ImageFont
 from articles.models import Article, Photo
 from articles.photo_processing import process_upload
 from articles.photos import UPLOADED, attach_photo
-from tests import test_browser
 from tests.test_browser import CSP_LISTENER, csp_violations
 
-browser_page = test_browser.browser_page  # the fixture: Debian's chromium through Playwright
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SHOTS = Path("/tmp/pages-shots")

@@ -230,6 +230,33 @@ def test_a_second_photo_waits_for_the_slot_and_a_third_that_cannot_wait_is_told_
     assert slots.busy == 0 and slots.waiting == 0
 
 
+def test_waiting_photos_get_the_slot_in_their_order_of_arrival():
+    # A gallery's requests queue for the one slot: none may lose the race for it again and again.
+    slots, order = DecodeSlots(1), []
+    holding, release = threading.Event(), threading.Event()
+
+    def first():
+        with slots.held(None):
+            holding.set()
+            release.wait()
+
+    def waiter(number):
+        with slots.held(None):
+            order.append(number)
+
+    threads = [threading.Thread(target=first)]
+    threads[0].start()
+    assert holding.wait(60)
+    for number in range(6):
+        threads.append(threading.Thread(target=waiter, args=(number,)))
+        threads[-1].start()
+        assert slots.wait_until(lambda state, queued=number + 1: state.waiting == queued, timeout=60)
+    release.set()
+    for thread in threads:
+        thread.join(60)
+    assert order == list(range(6)) and slots.waiting == 0 and slots.busy == 0
+
+
 def test_two_slots_let_two_photos_decode_together():
     slots = DecodeSlots(2)
     holding, release = threading.Event(), threading.Event()
