@@ -3,7 +3,11 @@ pillow-heif only; storage/images.py calls ``decode_small`` and does the rest.
 
 The memory of a photo is spent here: a 40 MP image is 160 MB as RGBA at full size, and Pillow's
 plain path (convert, then resize) makes more full-size copies on the way (bench/memory.py). So:
-- JPEG: libjpeg decodes at 1/2, 1/4 or 1/8 scale for free (``draft``): never the full size.
+- JPEG: libjpeg decodes at 1/2, 1/4 or 1/8 scale for free (``draft``): never the full size. A
+  scale landing within JPEG_SIDE_TOLERANCE under max_side is taken as it is: a phone's 4032 px
+  photo comes out 2016 px wide, decoded at half size with no resize after, instead of a full
+  12 MP decode resized to 2048 (746 -> 364 ms of CPU, bench/gallery_breakdown.py; on Render's
+  0.1 CPU, about 7 s -> 4 s a photo).
 - HEIC: libheif's RGB buffer is read a band of rows at a time; Pillow never gets a full-size copy.
 - Everything else (PNG, GIF, WebP): decoded at full size in its own mode (1 byte a pixel for
   palette, grey and 1-bit images), then reduced by an integer factor *a band of rows at a time*:
@@ -26,6 +30,7 @@ SIXTEEN_BIT_GREY = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 # draft does for JPEG; LANCZOS finishes from there. reduce() averages whole blocks of pixels (no
 # aliasing); a larger gap (Pillow's reducing_gap 2 or 3) would keep a 40 MP photo at full size.
 REDUCING_GAP = 1.0
+JPEG_SIDE_TOLERANCE = 0.03  # 4000 and 4032 px phones (12 MP), 8000 and 8064 px (48 MP) -> 2000-2016 px
 BAND_PIXELS = 1 << 20  # about 4 MB a band once converted to RGBA
 ORIENTATION = 0x0112
 TRANSPOSE = {2: [Image.Transpose.FLIP_LEFT_RIGHT], 3: [Image.Transpose.ROTATE_180],
@@ -41,7 +46,7 @@ def decode_small(image, data, max_side):
     icc_profile = image.info.get("icc_profile")
     turns = TRANSPOSE.get(orientation(image), [])
     if image.format in ("JPEG", "MPO"):
-        image.draft(None, capped_size(image.size, max_side))
+        image.draft(None, capped_size(image.size, max_side * (1 - JPEG_SIDE_TOLERANCE)))
     image.load()
     mode, factor = simple_mode_of(image), factor_for(image.size, max_side)
     if factor == 1 and image.mode == mode:

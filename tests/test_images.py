@@ -218,7 +218,9 @@ def test_mpo_from_a_phone_is_taken_as_jpeg():
 # --- size and renditions -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("size", "expected"), [((3000, 1000), (2048, 683)), ((1000, 3000), (683, 2048)),
-                                                ((5000, 4000), (2048, 1638)), ((800, 600), (800, 600))])
+                                                ((5000, 4000), (2048, 1638)), ((800, 600), (800, 600)),
+                                                # phones: a half-size decode just under the cap, no resize
+                                                ((4032, 3024), (2016, 1512)), ((3000, 4000), (1500, 2000))])
 def test_long_side_is_capped_and_small_images_are_not_enlarged(size, expected):
     photo = process(encoded(Image.new("RGB", size, (40, 90, 160))))
     assert opened(photo.original.data).size == expected == (photo.original.width, photo.original.height)
