@@ -40,10 +40,10 @@ class ArticlePhotoInline(admin.TabularInline):
         if not placement.photo_id:
             return "—"
         photo = placement.photo
-        waiting = "" if photo.on_store else "⏳ en attente d'envoi à HostGator"
+        if not photo.on_store:  # no file to show yet: an <img> would be a broken image
+            return format_html('<span class="photo-waiting">{}</span>', "⏳ en attente d'envoi à HostGator")
         return format_html('<img src="{}" alt="" class="photo-preview" data-focal-x="{}" data-focal-y="{}">'
-                           '<span class="photo-waiting">{}</span>',
-                           photo.thumbnail_url, photo.focal_x, photo.focal_y, waiting)
+                           '<span class="photo-waiting"></span>', photo.thumbnail_url, photo.focal_x, photo.focal_y)
 
 
 @admin.register(Article)

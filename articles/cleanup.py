@@ -40,9 +40,9 @@ def forget_photo_if_unused(photo_pk):
 
 def delete_photo_files(name):
     """The file ``name`` and its renditions off the store, unless a Photo names it (or it is not ours)."""
-    if not is_deletable(name) or Photo.objects.filter(name=name).exists():
-        return
     names = [name, *(rendition_name(name, width) for width in settings.PHOTO_RENDITION_WIDTHS)]
+    if not is_deletable(name) or Photo.objects.filter(name__in=names).exists():
+        return
     try:
         default_storage.delete_many(names)
     except HostGatorError as error:
@@ -53,5 +53,6 @@ def delete_photo_files(name):
 @receiver(post_delete, sender=ArticlePhoto)
 def forget_photo_taken_out(sender, instance, **kwargs):
     # Also sent for each placement of a deleted article (Django collects them for this signal).
+    # robust: the save has committed; a failure here must not turn it into an error page.
     photo_pk = instance.photo_id
-    transaction.on_commit(lambda: forget_photo_if_unused(photo_pk))
+    transaction.on_commit(lambda: forget_photo_if_unused(photo_pk), robust=True)

@@ -1,13 +1,14 @@
 from django import forms
 from django.conf import settings
 
-from articles.models import Article, ArticlePhoto
+from articles.models import Article, ArticlePhoto, Photo
 from articles.photo_processing import process_upload
 from storage.images import ImageRejected, too_heavy
 
 ALT_REQUIRED = ("Décrivez la photo pour les lecteurs malvoyants (texte alternatif), "
                 "ou cochez « décorative » si elle n'apporte rien au texte.")
 PHOTO_FIELDS = ["caption", "credit", "alt_text", "decorative", "focal_x", "focal_y"]
+PHOTO_GONE = "Cette photo a été retirée de la photothèque entre-temps : déposez-la à nouveau."
 
 
 def checked_photo(upload):
@@ -80,25 +81,42 @@ class PlacementForm(forms.ModelForm):
     """A photo's card in the article's gallery: its place, and the photo's own fields (caption,
     credit, alt text, focal point), which every article showing the photo shares."""
 
-    caption = forms.CharField(label="Légende", max_length=300, required=False)
-    credit = forms.CharField(label="Crédit", max_length=150, required=False)
-    alt_text = forms.CharField(label="Texte alternatif", max_length=250, required=False)
-    decorative = forms.BooleanField(label="Décorative", required=False)
-    focal_x = forms.FloatField(label="Point d'intérêt x", min_value=0, max_value=1, initial=0.5)
-    focal_y = forms.FloatField(label="Point d'intérêt y", min_value=0, max_value=1, initial=0.5)
+    # show_hidden_initial: what this editor was shown travels with the form, so that only what
+    # they changed is written -- another editor may have described the same photo meanwhile.
+    caption = forms.CharField(label="Légende", max_length=300, required=False, show_hidden_initial=True)
+    credit = forms.CharField(label="Crédit", max_length=150, required=False, show_hidden_initial=True)
+    alt_text = forms.CharField(label="Texte alternatif", max_length=250, required=False, show_hidden_initial=True)
+    decorative = forms.BooleanField(label="Décorative", required=False, show_hidden_initial=True)
+    focal_x = forms.FloatField(label="Point d'intérêt x", min_value=0, max_value=1, initial=0.5,
+                               show_hidden_initial=True)
+    focal_y = forms.FloatField(label="Point d'intérêt y", min_value=0, max_value=1, initial=0.5,
+                               show_hidden_initial=True)
     is_cover = forms.BooleanField(label="Couverture", required=False)
 
     class Meta:
         model = ArticlePhoto
         fields = ["photo", "position"]
+        error_messages = {"photo": {"invalid_choice": PHOTO_GONE}}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         photo = self.instance.photo if self.instance.photo_id else None
+        if not self.instance.pk:  # a new card: what its editor saw came from the upload or the library
+            for name in PHOTO_FIELDS:
+                self.fields[name].show_hidden_initial = False
         if photo is not None:
             for name in PHOTO_FIELDS:
                 self.initial.setdefault(name, getattr(photo, name))
             self.initial.setdefault("is_cover", self.instance.article.cover_id == photo.pk)
+
+    def clean_photo(self):
+        photo = self.cleaned_data.get("photo")
+        # Locked until the article's transaction commits (Django's admin runs the view in one): a
+        # clean-up forgetting this photo, taken out of another article meanwhile, waits for the
+        # save and then sees it placed here -- or it went first, and the editor is told.
+        if photo is not None and not Photo.objects.select_for_update().filter(pk=photo.pk).exists():
+            raise forms.ValidationError(PHOTO_GONE, code="invalid_choice")
+        return photo
 
     def clean(self):
         cleaned = super().clean()
@@ -109,7 +127,10 @@ class PlacementForm(forms.ModelForm):
     def save(self, commit=True):
         placement = super().save(commit=commit)
         photo = placement.photo
-        changed = [name for name in PHOTO_FIELDS if getattr(photo, name) != self.cleaned_data[name]]
+        if self.fields["caption"].show_hidden_initial:  # a card the page showed: only what was changed
+            changed = [name for name in PHOTO_FIELDS if name in self.changed_data]
+        else:
+            changed = [name for name in PHOTO_FIELDS if getattr(photo, name) != self.cleaned_data[name]]
         for name in changed:
             setattr(photo, name, self.cleaned_data[name])
         if changed:

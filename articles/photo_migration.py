@@ -221,10 +221,12 @@ def merge_photo(photo, into):
         else:
             ArticlePhoto.objects.filter(pk=placement.pk).update(photo=into)
     Article.objects.filter(cover=photo).update(cover=into)
-    for detail in ("caption", "credit", "alt_text"):
-        if not getattr(into, detail) and getattr(photo, detail):
-            setattr(into, detail, getattr(photo, detail))
-    into.save()
+    into = Photo.objects.select_for_update().get(pk=into.pk)
+    missing = [detail for detail in ("caption", "credit", "alt_text") if not getattr(into, detail)
+               and getattr(photo, detail)]
+    for detail in missing:
+        setattr(into, detail, getattr(photo, detail))
+    into.save(update_fields=missing)  # only these: a retry may be marking it on the store meanwhile
     photo.delete()
 
 

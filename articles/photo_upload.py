@@ -6,6 +6,8 @@
 - ``search``: photos of the library by caption, credit, alt text or name, and by month, to reuse.
 """
 
+import re
+
 from django.db.models import Q
 from django.http import JsonResponse
 from django.utils.formats import date_format
@@ -70,8 +72,8 @@ def search(request):
         found = found.filter(Q(caption__icontains=word) | Q(credit__icontains=word) | Q(alt_text__icontains=word)
                              | Q(name__icontains=word))
     if month:  # "2026-11"
-        year, _, number = month.partition("-")
-        if not (year.isdigit() and number.isdigit()):
+        parts = re.fullmatch(r"(\d{4})-(0[1-9]|1[0-2])", month, re.ASCII)
+        if parts is None:
             return refusal("Mois invalide : écrivez-le AAAA-MM (ex. 2026-11).")
-        found = found.filter(uploaded_at__year=int(year), uploaded_at__month=int(number))
+        found = found.filter(uploaded_at__year=int(parts[1]), uploaded_at__month=int(parts[2]))
     return JsonResponse({"photos": [photo_json(photo) for photo in found[:SEARCH_LIMIT]], "limit": SEARCH_LIMIT})

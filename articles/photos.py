@@ -75,10 +75,15 @@ def park_photo(processed, slug, uploaded_by=None, claimed=True, **details):
     database from now on (a PendingUpload), in the caller's transaction: a rolled-back save keeps
     nothing, and a process killed during the upload loses nothing. Returns (photo, row to push or
     None). ``claimed``: this process pushes it right after commit. ``details``: caption, credit..."""
+    original = processed.original
     existing = Photo.objects.filter(content_hash=processed.content_hash).first()
     if existing is not None:
-        return existing, None
-    original = processed.original
+        if existing.on_store or PendingUpload.objects.filter(photo=existing).exists():
+            return existing, None
+        # Its waiting bytes were deleted (« Photos en attente »): these bytes take their place.
+        return existing, PendingUpload.objects.create(
+            photo=existing, name=existing.name, data=original.data, width=original.width, height=original.height,
+            claimed_until=timezone.now() + claim_duration() if claimed else None)
     name = photo_name(slug, processed.content_hash, processed.extension, timezone.localdate())
     try:
         with transaction.atomic():  # a savepoint: the same bytes may arrive twice at once

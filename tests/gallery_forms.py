@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from articles.forms import PHOTO_FIELDS
 from articles.models import Article, ArticlePhoto, Photo
 
 PREFIX = "placements"
@@ -28,7 +29,10 @@ def gallery_row(index, placement=None, photo=None, position=None, alt_text="Une 
     if photo.decorative:
         row["decorative"] = "on"
     row.update(fields)
-    return {f"{PREFIX}-{index}-{key}": value for key, value in row.items() if value is not False}
+    posted = {f"{PREFIX}-{index}-{key}": value for key, value in row.items() if value is not False}
+    if placement:  # what the page showed, sent back hidden (show_hidden_initial): only changes are written
+        posted.update({f"initial-{PREFIX}-{index}-{name}": getattr(photo, name) for name in PHOTO_FIELDS})
+    return posted
 
 
 def article_form(title="Victoire des seniors", article=None, rows=None, **extra):

@@ -114,3 +114,29 @@ def test_every_article_keeps_what_its_pages_showed_and_going_back_restores_the_r
     assert back == expected
     OldPending = old_apps_again.get_model("articles", "PendingUpload")
     assert sorted(OldPending.objects.values_list("article__slug", "name")) == sorted(WAITING.items())
+
+
+def test_odd_waiting_rows_keep_their_photo_and_go_back_to_their_article(old_apps):
+    OldArticle = old_apps.get_model("articles", "Article")
+    OldPending = old_apps.get_model("articles", "PendingUpload")
+    when = timezone.now() - timedelta(days=1)
+
+    def article(slug, image="", waiting=None):
+        made = OldArticle.objects.create(title=slug, slug=slug, image=image, image_width=800 if image else None,
+                                         image_height=600 if image else None, published=True, published_at=when)
+        if waiting:
+            OldPending.objects.create(article=made, name=waiting, data=b"bytes", width=640, height=480)
+        return made
+
+    article("shown", image="2026/11/match-aaaaaaaaaa.jpg")
+    article("same-name", waiting="2026/11/match-aaaaaaaaaa.jpg")  # its waiting file is another's, on the store
+    article("twice-a", waiting="2026/11/double-bbbbbbbbbb.jpg")  # two rows waiting with one name
+    article("twice-b", waiting="2026/11/double-bbbbbbbbbb.jpg")
+    migrate_to(AFTER)
+    articles = {article.slug: article for article in Article.objects.with_gallery()}
+    assert articles["same-name"].cover_photo.name == "2026/11/match-aaaaaaaaaa.jpg"
+    assert articles["twice-a"].cover.name == articles["twice-b"].cover.name == "2026/11/double-bbbbbbbbbb.jpg"
+    back = migrate_to(BEFORE)
+    assert sorted(back.get_model("articles", "PendingUpload").objects.values_list("article__slug", "name")) == [
+        ("twice-a", "2026/11/double-bbbbbbbbbb.jpg")]
+    assert back.get_model("articles", "Article").objects.get(slug="same-name").image == "2026/11/match-aaaaaaaaaa.jpg"

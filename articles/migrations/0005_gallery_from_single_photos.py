@@ -20,7 +20,7 @@ from django.db import migrations
 PIPELINE_NAME = re.compile(r"^\d{4}/\d{2}/[a-z0-9-]+-(?P<hash>[0-9a-f]{10})\.(jpg|png|webp|gif)$")
 
 
-def photo_for(Photo, name, width, height, alt_text, on_store):
+def photo_for(Photo, name, width, height, alt_text, on_store, uploaded_at):
     photo = Photo.objects.filter(name=name).first()
     if photo is not None:
         return photo
@@ -29,7 +29,7 @@ def photo_for(Photo, name, width, height, alt_text, on_store):
     if content_hash and Photo.objects.filter(content_hash=content_hash).exists():
         content_hash = ""  # the same bytes under two names: the first keeps the hash
     return Photo.objects.create(name=name, width=width, height=height, alt_text=alt_text,
-                                content_hash=content_hash, on_store=on_store)
+                                content_hash=content_hash, on_store=on_store, uploaded_at=uploaded_at)
 
 
 def to_gallery(apps, schema_editor):
@@ -40,17 +40,20 @@ def to_gallery(apps, schema_editor):
     for article in Article.objects.exclude(image="").order_by("pk"):
         # The pages used the title when the alt text was empty; the photo keeps saying the same.
         alt_text = article.image_alt or article.title
-        photo = photo_for(Photo, article.image.name, article.image_width, article.image_height, alt_text, True)
+        photo = photo_for(Photo, article.image.name, article.image_width, article.image_height, alt_text, True,
+                          article.published_at)  # the library's search by month finds it there
         ArticlePhoto.objects.create(article=article, photo=photo, position=1)
         Article.objects.filter(pk=article.pk).update(cover=photo)
     for pending in PendingUpload.objects.select_related("article").order_by("created_at", "pk"):
         photo = photo_for(Photo, pending.name, pending.width, pending.height,
-                          pending.article.image_alt or pending.article.title, False)
-        if photo.on_store:  # the article already shows these very bytes: nothing is waiting
-            pending.delete()
-            continue
+                          pending.article.image_alt or pending.article.title, False, pending.created_at)
         ArticlePhoto.objects.get_or_create(article=pending.article, photo=photo, defaults={"position": 0})
         Article.objects.filter(pk=pending.article_id).update(cover=photo)
+        if photo.on_store or PendingUpload.objects.filter(photo=photo).exists():
+            # These very bytes are on the store already (this article's photo, or another's), or
+            # another row waits with them: placed and chosen above, nothing more waits.
+            pending.delete()
+            continue
         pending.photo = photo
         pending.save(update_fields=["photo"])
 
@@ -70,7 +73,9 @@ def to_single_photo(apps, schema_editor):
         elif article.cover_id is not None:  # only a photo still waiting: keep what it says
             Article.objects.filter(pk=article.pk).update(image_alt=article.cover.alt_text)
     for pending in PendingUpload.objects.order_by("created_at", "pk"):
-        placement = ArticlePhoto.objects.filter(photo_id=pending.photo_id).order_by("pk").first()
+        # The article it was meant for: the one whose cover it is, else where it comes first.
+        placements = ArticlePhoto.objects.filter(photo_id=pending.photo_id).select_related("article")
+        placement = min(placements, key=lambda p: (p.article.cover_id != p.photo_id, p.position, p.pk), default=None)
         if placement is None:  # a photo in the library only: the single-photo schema cannot hold it
             pending.delete()
             continue
