@@ -19,20 +19,26 @@ from bench.common import DELAY, median, our_storage, stopwatch, temporary_dir
 from bench.servers import ServerProcess
 from storage.photo_budget import DecodeSlots, NoDecodeSlot, PhotoBudget, give_memory_back
 
-PROFILED_PHOTOS = 5
+PROFILED_PHOTOS = 10  # each timed the old way and the shipped way, in turn
 SLOT_THREADS = 3  # the drop zone's requests in flight before it went down to 2: where the race showed
 
 
 class RacingSlots(DecodeSlots):
-    """DecodeSlots as it was: a freed slot goes to whichever waiting (or arriving) thread runs first."""
+    """DecodeSlots.held as it was before d31af77, line for line: a freed slot goes to whichever waiting
+    (or arriving) thread runs first. An arrival's notify_all wakes the waiters, and each one that goes
+    back to waiting goes to the back of the condition's queue, behind the newcomer: the next wake-up
+    comes to the newcomer first."""
 
     @contextmanager
     def held(self, wait_seconds):
         with self._changed:
             ticket = next(self._tickets)
             self._queue.append(ticket)  # only so that ``waiting`` counts it: no thread looks at the order
-            free = self._changed.wait_for(lambda: self.busy < self.count, timeout=wait_seconds)
-            self._queue.remove(ticket)
+            self._changed.notify_all()
+            try:
+                free = self._changed.wait_for(lambda: self.busy < self.count, timeout=wait_seconds)
+            finally:
+                self._queue.remove(ticket)
             if not free:
                 raise NoDecodeSlot(f"no decode slot free within {wait_seconds} s ({self.busy} busy)")
             self.busy += 1
@@ -69,16 +75,23 @@ def process_with(data, budget=None):
                          rendition_widths=settings.PHOTO_RENDITION_WIDTHS, budget=budget or PhotoBudget())
 
 
-def timed(photos, function):
-    """Median wall and CPU seconds of ``function(data)`` over ``photos``, and its last result."""
-    wall, cpu, result = [], [], None
+def timed(photos, *functions):
+    """Median wall and CPU seconds of each ``function(data)`` over ``photos``, and its last result; the
+    functions take turns on each photo, so that a shared machine's changing load falls on all alike."""
+    figures = [{"wall": [], "cpu": [], "result": None} for _ in functions]
     for data in photos:
-        cpu_before = time.process_time()
-        with stopwatch() as elapsed:
-            result = function(data)
-        wall.append(elapsed())
-        cpu.append(time.process_time() - cpu_before)
-    return {"wall": median(wall), "cpu": median(cpu), "result": result}
+        for function, figure in zip(functions, figures, strict=True):
+            cpu_before = time.process_time()
+            with stopwatch() as elapsed:
+                figure["result"] = function(data)
+            figure["wall"].append(elapsed())
+            figure["cpu"].append(time.process_time() - cpu_before)
+    return [{**figure, "wall": median(figure["wall"]), "cpu": median(figure["cpu"])} for figure in figures]
+
+
+def process_the_old_way(data):
+    with full_size_jpeg_decode():
+        return process_with(data)
 
 
 def multipart_parse(data):
@@ -131,10 +144,11 @@ def where_time_goes(photos, cert):
 
     sample = photos[:PROFILED_PHOTOS]
     process_with(sample[0])  # warm-up: imports, Pillow's plugins
+    old, shipped = timed(sample, process_the_old_way, process_with)
     with full_size_jpeg_decode():
-        old = {**timed(sample, process_with), "steps": profile_processing(sample[0])}
-    shipped = {**timed(sample, process_with), "steps": profile_processing(sample[0])}
-    parse = timed(sample, multipart_parse)
+        old["steps"] = profile_processing(sample[0])
+    shipped["steps"] = profile_processing(sample[0])
+    [parse] = timed(sample, multipart_parse)
     name, files = photo_files_of(shipped["result"])
     with ServerProcess(temporary_dir("gallery-breakdown"), cert, DELAY, "per_round_trip") as server:
         (server.root / name).parent.mkdir(parents=True, exist_ok=True)
