@@ -1,13 +1,14 @@
 """Where an uploaded gallery photo's time goes, measured in this process on bench.gallery_upload's
-photos (Django set up, no gunicorn): process_photo and its steps, the same with a long side libjpeg
-reaches by halving, Django's multipart parser on one request body, the 3 files' FTP upload, and the
-decode slot's order of service when 3 requests share it.
+photos (Django set up, no gunicorn): process_photo and its steps, shipped and as it was before the
+half-size JPEG decode; Django's multipart parser on one request body; the 3 files' FTP upload; and
+the decode slot's order of service when 3 requests share it, shipped and as it was.
 
-The slot: storage.photo_budget.DecodeSlots wakes every waiter when the slot frees and the first one
-to run takes it, so a request may lose that race again and again. ``FirstComeSlots`` (here only, a
-prototype for the suggestion in RESULTS.md) serves them in order of arrival instead."""
+Two prototypes of the old behaviour, here only, for the comparison:
+- ``RacingSlots``: DecodeSlots before it handed out tickets (a bare "wait until one is free": every
+  waiter woken when the slot frees, the first thread to run takes it, so one may lose again and again).
+- ``full_size_jpeg_decode()``: storage.decoding with JPEG_SIDE_TOLERANCE 0, libjpeg's draft asked for
+  PHOTO_MAX_SIDE exactly: a 4032 px photo decoded at full size, then resized to 2048 px."""
 
-import itertools
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,31 +17,30 @@ from datetime import date
 
 from bench.common import DELAY, median, our_storage, stopwatch, temporary_dir
 from bench.servers import ServerProcess
-from storage.photo_budget import DecodeSlots, PhotoBudget, give_memory_back
+from storage.photo_budget import DecodeSlots, NoDecodeSlot, PhotoBudget, give_memory_back
 
-PROFILED_PHOTOS = 5
-HALVING_SIDE = 2016  # 4032 / 2: libjpeg's draft decodes a phone's 4032 px photo at that size directly
-SLOT_THREADS = 3  # the drop zone's requests in flight
+PROFILED_PHOTOS = 10  # each timed the old way and the shipped way, in turn
+SLOT_THREADS = 3  # the drop zone's requests in flight before it went down to 2: where the race showed
 
 
-class FirstComeSlots(DecodeSlots):
-    """DecodeSlots served in order of arrival: a ticket each, a free slot goes to the oldest ticket."""
-
-    def __init__(self, count):
-        super().__init__(count)
-        self._tickets, self._queue = itertools.count(), []
+class RacingSlots(DecodeSlots):
+    """DecodeSlots.held as it was before d31af77, line for line: a freed slot goes to whichever waiting
+    (or arriving) thread runs first. An arrival's notify_all wakes the waiters, and each one that goes
+    back to waiting goes to the back of the condition's queue, behind the newcomer: the next wake-up
+    comes to the newcomer first."""
 
     @contextmanager
     def held(self, wait_seconds):
         with self._changed:
             ticket = next(self._tickets)
-            self._queue.append(ticket)
-            free = self._changed.wait_for(lambda: self.busy < self.count and self._queue[0] == ticket,
-                                          timeout=wait_seconds)
-            self._queue.remove(ticket)
+            self._queue.append(ticket)  # only so that ``waiting`` counts it: no thread looks at the order
             self._changed.notify_all()
+            try:
+                free = self._changed.wait_for(lambda: self.busy < self.count, timeout=wait_seconds)
+            finally:
+                self._queue.remove(ticket)
             if not free:
-                raise RuntimeError(f"no decode slot free within {wait_seconds} s")
+                raise NoDecodeSlot(f"no decode slot free within {wait_seconds} s ({self.busy} busy)")
             self.busy += 1
         try:
             yield
@@ -51,27 +51,47 @@ class FirstComeSlots(DecodeSlots):
             give_memory_back()
 
 
-def process_with(data, max_side=None, budget=None):
+@contextmanager
+def full_size_jpeg_decode():
+    """The JPEG path before the half-size decode, in this process only, for the block."""
+    from storage import decoding
+
+    shipped = decoding.JPEG_SIDE_TOLERANCE
+    decoding.JPEG_SIDE_TOLERANCE = 0
+    try:
+        yield
+    finally:
+        decoding.JPEG_SIDE_TOLERANCE = shipped
+
+
+def process_with(data, budget=None):
     """process_photo with the site's limits (as articles/photo_processing.py calls it), on its own slot."""
     from django.conf import settings
 
     from storage.images import process_photo
 
     return process_photo(data, "IMG_0001.jpg", max_bytes=settings.PHOTO_MAX_BYTES,
-                         max_pixels=settings.PHOTO_MAX_PIXELS, max_side=max_side or settings.PHOTO_MAX_SIDE,
+                         max_pixels=settings.PHOTO_MAX_PIXELS, max_side=settings.PHOTO_MAX_SIDE,
                          rendition_widths=settings.PHOTO_RENDITION_WIDTHS, budget=budget or PhotoBudget())
 
 
-def timed(photos, function):
-    """Median wall and CPU seconds of ``function(data)`` over ``photos``, and its last result."""
-    wall, cpu, result = [], [], None
+def timed(photos, *functions):
+    """Median wall and CPU seconds of each ``function(data)`` over ``photos``, and its last result; the
+    functions take turns on each photo, so that a shared machine's changing load falls on all alike."""
+    figures = [{"wall": [], "cpu": [], "result": None} for _ in functions]
     for data in photos:
-        cpu_before = time.process_time()
-        with stopwatch() as elapsed:
-            result = function(data)
-        wall.append(elapsed())
-        cpu.append(time.process_time() - cpu_before)
-    return {"wall": median(wall), "cpu": median(cpu), "result": result}
+        for function, figure in zip(functions, figures, strict=True):
+            cpu_before = time.process_time()
+            with stopwatch() as elapsed:
+                figure["result"] = function(data)
+            figure["wall"].append(elapsed())
+            figure["cpu"].append(time.process_time() - cpu_before)
+    return [{**figure, "wall": median(figure["wall"]), "cpu": median(figure["cpu"])} for figure in figures]
+
+
+def process_the_old_way(data):
+    with full_size_jpeg_decode():
+        return process_with(data)
 
 
 def multipart_parse(data):
@@ -118,21 +138,22 @@ def slot_service(photos, slots, server):
 
 
 def where_time_goes(photos, cert):
+    """process_photo timed and profiled the old way and the shipped way, the multipart parser, the FTP
+    upload of one photo's files, and the slot's service (racing, then the shipped tickets)."""
     from bench.photo_save import measure, parallel_upload, profile_processing
 
     sample = photos[:PROFILED_PHOTOS]
     process_with(sample[0])  # warm-up: imports, Pillow's plugins
-    shipped = timed(sample, process_with)
-    halved = timed(sample, lambda data: process_with(data, max_side=HALVING_SIDE))
-    parse = timed(sample, multipart_parse)
-    steps = profile_processing(sample[0])
+    old, shipped = timed(sample, process_the_old_way, process_with)
+    with full_size_jpeg_decode():
+        old["steps"] = profile_processing(sample[0])
+    shipped["steps"] = profile_processing(sample[0])
+    [parse] = timed(sample, multipart_parse)
     name, files = photo_files_of(shipped["result"])
     with ServerProcess(temporary_dir("gallery-breakdown"), cert, DELAY, "per_round_trip") as server:
         (server.root / name).parent.mkdir(parents=True, exist_ok=True)
         upload = measure(server, files, parallel_upload, warm=True)
-        slots = {"shipped": slot_service(photos, DecodeSlots(1), server),
-                 "first come": slot_service(photos, FirstComeSlots(1), server)}
-    return {"shipped": shipped, "halved": halved, "parse": parse, "steps": steps, "upload": upload, "slots": slots,
-            "sizes": [len(blob) for blob in files.values()], "photo_bytes": median([len(data) for data in photos]),
-            "decode_wall": shipped["wall"]}
-
+        slots = {"racing": slot_service(photos, RacingSlots(1), server),
+                 "shipped": slot_service(photos, DecodeSlots(1), server)}
+    return {"old": old, "shipped": shipped, "parse": parse, "upload": upload, "slots": slots,
+            "sizes": [len(blob) for blob in files.values()], "photo_bytes": median([len(data) for data in photos])}
