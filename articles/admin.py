@@ -4,7 +4,6 @@ from functools import partial
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.utils.html import format_html
 
 from articles import (
@@ -63,8 +62,7 @@ class ArticleAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        waiting = PendingUpload.objects.filter(photo__placements__article=OuterRef("pk"))
-        return super().get_queryset(request).annotate(photo_pending=Exists(waiting)).with_gallery()
+        return super().get_queryset(request).with_gallery()
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if request.method == "POST" and "photo" in request.FILES:
@@ -84,7 +82,8 @@ class ArticleAdmin(admin.ModelAdmin):
     def photo_state(self, article):
         count = len(article.gallery)
         shown = f"{count} photo{'s' if count > 1 else ''}" if count else "image par défaut"
-        if getattr(article, "photo_pending", False):
+        # From the gallery's prefetch: a photo not on the store yet is one whose bytes wait.
+        if any(not placement.photo.on_store for placement in article.placements.all()):
             return format_html('{} · <span class="photo-pending" title="{}">⏳ en attente d\'envoi</span>', shown,
                                "HostGator ne répondait pas ; les photos seront envoyées automatiquement.")
         return shown

@@ -81,21 +81,24 @@ def park_photo(processed, slug, uploaded_by=None, claimed=True, **details):
         if existing.on_store or PendingUpload.objects.filter(photo=existing).exists():
             return existing, None
         # Its waiting bytes were deleted (« Photos en attente »): these bytes take their place.
-        return existing, PendingUpload.objects.create(
-            photo=existing, name=existing.name, data=original.data, width=original.width, height=original.height,
-            claimed_until=timezone.now() + claim_duration() if claimed else None)
+        return existing, wait_for_store(existing, original, claimed)
     name = photo_name(slug, processed.content_hash, processed.extension, timezone.localdate())
     try:
         with transaction.atomic():  # a savepoint: the same bytes may arrive twice at once
             photo = Photo.objects.create(name=name, width=original.width, height=original.height,
                                          content_hash=processed.content_hash, on_store=False,
                                          uploaded_by=uploaded_by, **details)
-            row = PendingUpload.objects.create(
-                photo=photo, name=name, data=original.data, width=original.width, height=original.height,
-                claimed_until=timezone.now() + claim_duration() if claimed else None)
+            row = wait_for_store(photo, original, claimed)
     except IntegrityError:
         return Photo.objects.get(content_hash=processed.content_hash), None
     return photo, row
+
+
+def wait_for_store(photo, original, claimed):
+    """The PendingUpload that keeps ``original`` (a Rendition) in the database for ``photo``."""
+    return PendingUpload.objects.create(photo=photo, name=photo.name, data=original.data, width=original.width,
+                                        height=original.height,
+                                        claimed_until=timezone.now() + claim_duration() if claimed else None)
 
 
 def place_photo(article, photo):
