@@ -73,7 +73,23 @@
 
   previous.addEventListener("click", () => show(current - 1));
   next.addEventListener("click", () => show(current + 1));
-  dialog.querySelector(".lightbox-close").addEventListener("click", () => dialog.close());
+  // Put the page back at once (the dialog's own "close" event comes a task later, and a reader's next
+  // key or scroll should not find the page still locked); the "close" event covers any other way out.
+  function restore() {
+    document.documentElement.classList.remove("lightbox-open");
+    if (opener) {
+      const from = opener;
+      opener = null;
+      from.focus();
+    }
+  }
+
+  function close() {
+    dialog.close();
+    restore();
+  }
+
+  dialog.querySelector(".lightbox-close").addEventListener("click", close);
 
   document.addEventListener("keydown", (event) => {
     if (!dialog.open) {
@@ -87,17 +103,11 @@
       show(current + 1);
     } else if (event.key === "Escape") {
       event.preventDefault();
-      dialog.close();
+      close();
     }
   });
 
-  dialog.addEventListener("close", () => {
-    document.documentElement.classList.remove("lightbox-open");
-    if (opener) {
-      opener.focus();
-      opener = null;
-    }
-  });
+  dialog.addEventListener("close", restore);
 
   // Swipes, with pointer events (touch, pen or mouse): the CSS lets the browser keep vertical pans
   // and pinch-zoom only (touch-action), so a horizontal move reaches us.
@@ -131,7 +141,7 @@
       return;
     }
     if (event.target === dialog || event.target.classList.contains("lightbox-figure")) {
-      dialog.close();
+      close();
     }
   });
 })();
