@@ -1,3 +1,5 @@
+import posixpath
+
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -8,6 +10,9 @@ from django.utils.functional import cached_property
 from django.utils.text import slugify
 
 from storage.names import rendition_name
+from storage.renditions import MEDIA_TYPES, MODERN_FORMATS
+
+THUMBNAIL_WIDTH = 400  # list cards and admin previews
 
 
 class PublishedQuerySet(models.QuerySet):
@@ -122,6 +127,13 @@ class Photo(models.Model):
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="envoyée par", null=True, blank=True,
                                     on_delete=models.SET_NULL, related_name="+", editable=False)
     uploaded_at = models.DateTimeField("envoyée le", default=timezone.now, editable=False)
+    # {extension: [widths]} of the files on the store, the full size included ({"jpg": [480, 1024,
+    # 2016], "avif": [...]}): pages list only these. Written after each upload of the photo's files.
+    files = models.JSONField("fichiers", default=dict, blank=True, editable=False)
+    # Shown under the photo while it loads (storage/renditions.py): its average colour and a tiny
+    # preview. Empty for a photo with transparency or one made before placeholders.
+    colour = models.CharField("couleur", max_length=7, blank=True, editable=False)
+    placeholder = models.TextField("aperçu", blank=True, editable=False)
 
     class Meta:
         ordering = ["-uploaded_at", "-id"]
@@ -138,26 +150,48 @@ class Photo(models.Model):
         return default_storage.url(self.name)
 
     @property
-    def renditions(self):
-        """{width: url} of the smaller copies made at upload; none for a legacy photo whose size is
-        unknown. Names are derived from the photo's name: no network."""
-        if not self.width or "://" in self.name:
-            return {}
-        return {width: default_storage.url(rendition_name(self.name, width))
-                for width in settings.PHOTO_RENDITION_WIDTHS if width < self.width}
+    def extension(self):
+        return posixpath.splitext(self.name)[1][1:].lower()
+
+    def file_url(self, extension, width):
+        """The URL of the photo in ``extension`` at ``width`` (its own width: the full size)."""
+        if width == self.width:
+            return self.url if extension == self.extension else default_storage.url(
+                rendition_name(self.name, extension=extension))
+        return default_storage.url(rendition_name(self.name, width, extension))
+
+    def srcset_of(self, extension):
+        """'<url> 480w, <url> 1024w, ...' of the files that exist in ``extension`` (``files``), or ""."""
+        widths = sorted(self.files.get(extension, ())) if self.width and "://" not in self.name else []
+        return ", ".join(f"{self.file_url(extension, width)} {width}w" for width in widths)
 
     @property
     def srcset(self):
-        renditions = self.renditions
-        if not renditions:
-            return ""
-        return ", ".join(f"{url} {width}w" for width, url in [*renditions.items(), (self.width, self.url)])
+        """In the photo's own format (JPEG or PNG): what every browser reads."""
+        return self.srcset_of(self.extension) if len(self.files.get(self.extension, ())) > 1 else ""
+
+    @property
+    def sources(self):
+        """[(media type, srcset)] of the modern formats that exist on the store, best first."""
+        return [(MEDIA_TYPES[extension], srcset) for extension in MODERN_FORMATS
+                if (srcset := self.srcset_of(extension))]
+
+    @property
+    def renditions(self):
+        """{width: url} of the narrower copies in the photo's own format that exist on the store."""
+        if not self.width or "://" in self.name:
+            return {}
+        return {width: self.file_url(self.extension, width)
+                for width in sorted(self.files.get(self.extension, ())) if width < self.width}
 
     @property
     def thumbnail_url(self):
-        """The smallest copy, for lists and previews."""
+        """A small copy (the narrowest at least THUMBNAIL_WIDTH wide), for lists and previews."""
         renditions = self.renditions
-        return renditions[min(renditions)] if renditions else self.url
+        wide_enough = [width for width in renditions if width >= THUMBNAIL_WIDTH]
+        if wide_enough or renditions:
+            return renditions[min(wide_enough) if wide_enough else max(renditions)]
+        return self.url
 
     @property
     def alt(self):

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from articles.models import Article, ArticlePhoto, Photo
 from articles.photo_processing import process_upload
-from articles.photos import photo_files
+from articles.photos import files_record, photo_files, placeholder_fields
 from storage.backends import HostGatorStorage
 from storage.errors import HostGatorBusy, HostGatorError, HostGatorLoginError, HostGatorTLSError, HostGatorUnavailable
 from storage.images import ImageRejected, photo_name
@@ -51,6 +51,7 @@ class Outcome:
     width: int | None = None
     height: int | None = None
     detail: str = ""
+    fields: dict = field(default_factory=dict)  # Photo.files and the placeholder, once migrated
 
 
 @dataclass
@@ -166,6 +167,8 @@ class Migration:
                               timezone.localtime(published_at).date())
         new = self.names.claim(processed.content_hash, own_name)
         outcome.new, outcome.width, outcome.height = new, processed.original.width, processed.original.height
+        outcome.fields = {"files": files_record(new, processed.original.width, processed.renditions),
+                          **placeholder_fields(processed)}
         outcome.detail = str(local) if new == own_name else f"{local}, the same photo as {new}"
         if not self.dry_run:
             # Verified on the way: each file is renamed into place only once the server reports the
@@ -210,7 +213,9 @@ def apply(outcome):
             return
         photo.name, photo.width, photo.height, photo.content_hash = (outcome.new, outcome.width, outcome.height,
                                                                     content_hash)
-        photo.save(update_fields=["name", "width", "height", "content_hash"])
+        for name, value in outcome.fields.items():
+            setattr(photo, name, value)
+        photo.save(update_fields=["name", "width", "height", "content_hash", *outcome.fields])
 
 
 def merge_photo(photo, into):

@@ -36,4 +36,4 @@ def process_upload(data, filename, wait_as_long_as_it_takes=False):
         budget = replace(budget, wait_seconds=None)
     return process_photo(data, filename=filename, max_bytes=settings.PHOTO_MAX_BYTES,
                          max_pixels=settings.PHOTO_MAX_PIXELS, max_side=settings.PHOTO_MAX_SIDE,
-                         rendition_widths=settings.PHOTO_RENDITION_WIDTHS, budget=budget)
+                         rendition_widths=settings.PHOTO_WIDTHS_AT_UPLOAD, budget=budget)

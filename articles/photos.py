@@ -15,6 +15,7 @@ Views and admin call these functions; the storage API (``default_storage``) does
 """
 
 import logging
+import posixpath
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -27,6 +28,7 @@ from django.utils import timezone
 
 from articles.cleanup import delete_photo_files
 from articles.models import ArticlePhoto, PendingUpload, Photo
+from articles.rendition_queue import make_the_other_files
 from storage.errors import (
     HostGatorError,
     HostGatorFull,
@@ -63,6 +65,16 @@ def photo_files(name, original, renditions):
     return files
 
 
+def files_record(name, width, renditions):
+    """What Photo.files says once photo_files() are on the store: {own extension: [widths]}."""
+    return {posixpath.splitext(name)[1][1:].lower(): sorted({*renditions, width})}
+
+
+def placeholder_fields(processed):
+    placeholder = processed.placeholder
+    return {"colour": placeholder.colour, "placeholder": placeholder.image} if placeholder else {}
+
+
 def upload_photo_files(name, original, renditions):
     # Names carry the content hash, so writing the same name again writes the same bytes: the same
     # photo uploaded twice is stored once, and a half-finished earlier attempt is simply completed.
@@ -87,7 +99,7 @@ def park_photo(processed, slug, uploaded_by=None, claimed=True, **details):
         with transaction.atomic():  # a savepoint: the same bytes may arrive twice at once
             photo = Photo.objects.create(name=name, width=original.width, height=original.height,
                                          content_hash=processed.content_hash, on_store=False,
-                                         uploaded_by=uploaded_by, **details)
+                                         uploaded_by=uploaded_by, **placeholder_fields(processed), **details)
             row = wait_for_store(photo, original, claimed)
     except IntegrityError:
         return Photo.objects.get(content_hash=processed.content_hash), None
@@ -145,17 +157,18 @@ def attach_photo(article, processed):
     return outcome
 
 
-def record_uploaded_photo(pending_pk):
-    """The short transaction after an upload: the photo is on the store, shown on its articles'
-    pages, and its bytes leave the database. Only while its PendingUpload still exists (the photo
-    may have been removed during the upload): False if nothing was recorded."""
+def record_uploaded_photo(pending_pk, files):
+    """The short transaction after an upload: the photo is on the store with ``files`` (what
+    Photo.files says), shown on its articles' pages, and its bytes leave the database. Only while
+    its PendingUpload still exists (the photo may have been removed during the upload): False if
+    nothing was recorded."""
     row = None
     try:
         with transaction.atomic():
             row = PendingUpload.objects.select_for_update().filter(pk=pending_pk).first()
             if row is None:
                 return False
-            Photo.objects.filter(pk=row.photo_id).update(on_store=True)
+            Photo.objects.filter(pk=row.photo_id).update(on_store=True, files=files)
             row.delete()
     except DatabaseError:
         if row is not None:
@@ -216,10 +229,11 @@ def push_pending(row, renditions=None):
     """Upload a parked photo and attach it; returns None, or the error that stopped it (then the
     photo waits for the next run, its claim released). Any error: a photo that cannot be pushed
     for a reason of its own must not block the photos behind it."""
+    original = bytes(row.data)
     try:
         if renditions is None:
-            renditions = make_renditions(bytes(row.data), settings.PHOTO_RENDITION_WIDTHS)
-        upload_photo_files(row.name, bytes(row.data), renditions)
+            renditions = make_renditions(original, settings.PHOTO_WIDTHS_AT_UPLOAD)
+        upload_photo_files(row.name, original, renditions)
     except Exception as error:
         row.last_error = str(error) if isinstance(error, HostGatorError) else f"{type(error).__name__}: {error}"
         PendingUpload.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1, last_error=row.last_error,
@@ -229,8 +243,9 @@ def push_pending(row, renditions=None):
         else:
             logger.exception("Photo %s waits after an unexpected error", row.name)
         return error
-    if record_uploaded_photo(row.pk):
+    if record_uploaded_photo(row.pk, files_record(row.name, row.width, renditions)):
         logger.info("Photo %s on HostGator", row.name)
+        make_the_other_files(row.photo_id, original)
     else:
         logger.info("Photo %s was removed during its upload: not published", row.name)
         delete_photo_files(row.name)

@@ -16,6 +16,11 @@ class ArticleListView(ListView):
         # more query for the whole page (DESIGN: at most 4 queries for the list).
         return Article.objects.published().with_gallery().defer("body")
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["placeholder_photos"] = with_placeholder(article.cover_photo for article in context["articles"])
+        return context
+
 
 class ArticleDetailView(DetailView):
     template_name = "articles/article_detail.html"
@@ -23,6 +28,16 @@ class ArticleDetailView(DetailView):
 
     def get_queryset(self):
         return Article.objects.published().with_gallery()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["placeholder_photos"] = with_placeholder(context["article"].gallery)
+        return context
+
+
+def with_placeholder(photos):
+    """The page's photos that have a placeholder, once each: base.html gives each a CSS rule."""
+    return list({photo.pk: photo for photo in photos if photo is not None and photo.colour}.values())
 
 
 @never_cache

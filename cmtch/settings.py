@@ -161,7 +161,20 @@ STORAGES = {
 PHOTO_MAX_BYTES = int(os.environ.get("PHOTO_MAX_BYTES", 15 * 1024 * 1024))
 PHOTO_MAX_PIXELS = int(os.environ.get("PHOTO_MAX_PIXELS", 40_000_000))
 PHOTO_MAX_SIDE = int(os.environ.get("PHOTO_MAX_SIDE", 2048))
-PHOTO_RENDITION_WIDTHS = (480, 1024)
+# Widths a photo is served at besides its own (storage/renditions.py), in its own format and in
+# PHOTO_MODERN_FORMATS: steps of about 25 %, so every common screen (a 360-430 px phone at DPR 2-3,
+# a desktop at 1 or 2) gets a file within ~25 % of what it shows (bench/photo_pages.py).
+PHOTO_RENDITION_WIDTHS = (320, 400, 480, 640, 800, 1024, 1280, 1600)
+PHOTO_MODERN_FORMATS = ("avif", "webp")
+# Made before the save answers (in the photo's own format): the CPU budget per photo on the request
+# path is 0.35 s of one core for a 12 MP phone photo. Everything else -- the other widths, AVIF and
+# WebP -- is made once the photo is on the store, by PHOTO_RENDITIONS_LATER:
+#   "background": a thread of the web process, at the lowest CPU priority (the default);
+#   "now": right after the upload, in the same request (tests, scripts);
+#   "off": left to `manage.py regenerate_renditions`.
+# Pages list only files that exist (Photo.files), so a photo is served in JPEG until its AVIF is there.
+PHOTO_WIDTHS_AT_UPLOAD = (480, 1024)
+PHOTO_RENDITIONS_LATER = os.environ.get("PHOTO_RENDITIONS_LATER", "background")
 # Memory (Render's free instance: 512 MB in all; storage/photo_budget.py, bench/memory.py). A format
 # whose decoding costs more per pixel has a lower cap, each overridable by PHOTO_MAX_PIXELS_<FORMAT>:
 # WebP has no cheap path in Pillow (two full-size RGBA canvases and a copy: about 16 bytes a pixel);
@@ -200,7 +213,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # Kept in one block, apart from the photo settings above.
 from datetime import timedelta  # noqa: E402
 
-from csp.constants import NONE, SELF  # noqa: E402
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
 
 INSTALLED_APPS += ["axes", "csp"]
 MIDDLEWARE += [
@@ -237,13 +250,15 @@ SESSION_COOKIE_AGE = int(os.environ.get("DJANGO_SESSION_HOURS", "8")) * 60 * 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 # Everything from our own origin, photos from where they are stored (added per request by
-# cmtch.content_security); no inline script or style anywhere, the admin included.
+# cmtch.content_security); no inline script anywhere, and no inline style but the one <style> a page
+# carries with this response's nonce (its photos' placeholders, base.html): no style attribute ever.
+# data: images are those placeholders, a few dozen bytes each (an image cannot run script).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF],
-        "style-src": [SELF],
-        "img-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
         "font-src": [SELF],
         "connect-src": [SELF],
         "object-src": [NONE],

@@ -33,7 +33,7 @@ import io
 import math
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pillow_heif
 from PIL import Image, ImageCms, UnidentifiedImageError
@@ -41,11 +41,12 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 from storage.decoding import capped_size, decode_small, webp_canvas_size
 from storage.names import DANGEROUS_EXTENSIONS
 from storage.photo_budget import NoDecodeSlot, PhotoBudget
+from storage.renditions import Placeholder, Rendition, make_files, placeholder_of
+from storage.renditions import encode as encode_file
 
 pillow_heif.register_heif_opener()
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "HEIF")  # what Image.open may try, in this order
-JPEG_QUALITY = 85
 MEGABYTE = 1024 * 1024
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png"}
 
@@ -81,18 +82,12 @@ class ImageRejected(Exception):
 
 
 @dataclass(frozen=True)
-class Rendition:
-    data: bytes = field(repr=False)
-    width: int
-    height: int
-
-
-@dataclass(frozen=True)
 class ProcessedPhoto:
     original: Rendition
     renditions: dict  # {width: Rendition}, only widths smaller than the original
     content_hash: str  # first 10 hex digits of the SHA-256 of original.data
     extension: str  # "jpg" or "png"
+    placeholder: Placeholder | None = None  # None for a photo with transparency
 
 
 def process_photo(data, filename, max_bytes, max_pixels, max_side, rendition_widths, budget=DEFAULT_BUDGET):
@@ -111,6 +106,7 @@ def process_photo(data, filename, max_bytes, max_pixels, max_side, rendition_wid
             image = normalise(decode(image, data, max_side), max_side)
             original = encode(image)
             renditions = renditions_of(image, rendition_widths)
+            placeholder = placeholder_of(image)
     except NoDecodeSlot:
         raise ImageRejected("Le serveur traite déjà d'autres photos et n'a pas pu prendre la vôtre à temps : "
                             "réessayez dans une minute (l'article n'a pas été enregistré).", "busy") from None
@@ -118,13 +114,17 @@ def process_photo(data, filename, max_bytes, max_pixels, max_side, rendition_wid
     for rendition in renditions.values():
         refuse_hidden_code(rendition.data)
     return ProcessedPhoto(original=original, renditions=renditions, content_hash=content_hash(original.data),
-                          extension=EXTENSIONS[output_format(image)])
+                          extension=EXTENSIONS[output_format(image)], placeholder=placeholder)
+
+
+def open_normalised(data):
+    """The pixels of a photo process_photo already normalised (its own output: no cap applies)."""
+    return decode(open_header(data, max_pixels=math.inf), data, max_side=math.inf)
 
 
 def make_renditions(data, widths):
     """Renditions of a photo process_photo already normalised (e.g. one that waited for the host)."""
-    image = decode(open_header(data, max_pixels=math.inf), data, max_side=math.inf)
-    return renditions_of(image, widths)
+    return renditions_of(open_normalised(data), widths)
 
 
 def photo_name(slug, content_hash, extension, date):
@@ -288,23 +288,11 @@ def output_format(image):
 
 
 def encode(image):
-    buffer = io.BytesIO()
-    if output_format(image) == "PNG":
-        # zlib level 6, not optimize (level 9): on a 2048 px photo with a cut-out, 9 took 12 times the
-        # CPU (13 s, over 2 minutes on Render's 0.1 CPU) for a file 8 % smaller (bench/memory.py).
-        image.save(buffer, "PNG", compress_level=6)
-    else:
-        image.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
-    return Rendition(data=buffer.getvalue(), width=image.width, height=image.height)
+    return encode_file(image, EXTENSIONS[output_format(image)])
 
 
 def renditions_of(image, widths):
-    """Narrower copies in the image's own format, for the widths smaller than the image."""
-    renditions = {}
-    for width in sorted(set(widths)):
-        if width < image.width:
-            height = max(1, round(image.height * width / image.width))
-            resized = image.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
-            resized.info.clear()
-            renditions[width] = encode(resized)
-    return renditions
+    """{width: Rendition}: narrower copies in the image's own format, for the widths smaller than it."""
+    extension = EXTENSIONS[output_format(image)]
+    files = make_files(image, {(extension, width) for width in widths if width < image.width})
+    return {width: rendition for (_, width), rendition in files.items()}

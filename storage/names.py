@@ -10,7 +10,7 @@ from storage.errors import UnsafeName
 
 # Photos only. Apache on the host serves the folder as it is, so the final extension decides what a
 # browser gets; anything else (pages, scripts, SVG with script) never goes in through the storage.
-PHOTO_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "webp", "gif"})
+PHOTO_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "webp", "avif", "gif"})
 
 # Extensions that Apache/PHP may run or serve as a page, even in the middle of a name: with
 # `AddHandler application/x-httpd-php .php`, `x.php.jpg` runs as PHP on many shared hosts.
@@ -62,11 +62,14 @@ def check_safe_name(name):
     return name
 
 
-def rendition_name(name, width):
-    """'2026/11/match-ab12.jpg', 480 -> '2026/11/match-ab12-480w.jpg'. Derived, so pages build
-    every rendition URL from the photo's name alone."""
-    stem, extension = posixpath.splitext(name)
-    return f"{stem}-{width}w{extension}"
+def rendition_name(name, width=None, extension=None):
+    """'2026/11/match-ab12.jpg', 480 -> '2026/11/match-ab12-480w.jpg'; with extension "avif":
+    '2026/11/match-ab12-480w.avif', and without a width the photo's full size in that format,
+    '2026/11/match-ab12.avif'. Derived, so pages build every rendition URL from the photo's name
+    alone (and clean-up finds every file a photo may have)."""
+    stem, own_extension = posixpath.splitext(name)
+    suffix = f".{extension}" if extension else own_extension
+    return f"{stem}-{width}w{suffix}" if width else f"{stem}{suffix}"
 
 
 def is_temporary(filename):

@@ -93,3 +93,10 @@ def plain_static_files(settings):
     refuse every {% static %} with no manifest, so the suite uses Django's plain storage."""
     settings.STORAGES = {**settings.STORAGES,
                          "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+
+
+@pytest.fixture(autouse=True)
+def renditions_later_off(settings):
+    """A photo's AVIF/WebP and other widths are not made behind a test's back (a thread of the test
+    process outliving the test's database): tests that want them set PHOTO_RENDITIONS_LATER="now"."""
+    settings.PHOTO_RENDITIONS_LATER = "off"

@@ -162,7 +162,7 @@ def test_pages_send_the_content_security_and_permissions_policies(client, settin
     directives = dict(part.strip().split(" ", 1) for part in response["Content-Security-Policy"].split(";"))
     assert directives["default-src"] == "'self'"
     assert directives["script-src"] == "'self'" and directives["style-src"] == "'self'"
-    assert directives["img-src"].split() == ["'self'", "https://photos.example.net", "https://www.cmtch.online"]
+    assert directives["img-src"].split() == ["'self'", "data:", "https://photos.example.net", "https://www.cmtch.online"]
     assert directives["object-src"] == "'none'" and directives["frame-ancestors"] == "'none'"
     assert directives["base-uri"] == "'self'" and directives["form-action"] == "'self'"
     policy = response["Permissions-Policy"]

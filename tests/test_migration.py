@@ -59,7 +59,7 @@ def photo(index, wide=False):
 @cache
 def normalised(data):
     return process_photo(data, filename="", max_bytes=settings.PHOTO_MAX_BYTES, max_pixels=settings.PHOTO_MAX_PIXELS,
-                         max_side=settings.PHOTO_MAX_SIDE, rendition_widths=settings.PHOTO_RENDITION_WIDTHS)
+                         max_side=settings.PHOTO_MAX_SIDE, rendition_widths=settings.PHOTO_WIDTHS_AT_UPLOAD)
 
 
 @dataclass

@@ -37,9 +37,12 @@ def make_article(title, **fields):
 
 
 def make_photo(name, **fields):
-    """A Photo row already on the store (its files are not needed to render a page)."""
+    """A Photo row already on the store, with the files an upload makes first (its files are not
+    needed to render a page)."""
     fields.setdefault("width", 1600)
     fields.setdefault("height", 1200)
+    if fields["width"] and "://" not in name:
+        fields.setdefault("files", {"jpg": [*(w for w in (480, 1024) if w < fields["width"]), fields["width"]]})
     return Photo.objects.create(name=name, **fields)
 
 
