@@ -21,6 +21,8 @@ from storage.names import rendition_name
 
 logger = logging.getLogger(__name__)
 
+WIDTHS_EVER_MADE = (480, 1024)  # the copies of the first site (migration 0007)
+
 
 def is_deletable(name):
     # Legacy rows may hold full URLs of files we do not own; default images stay forever.
@@ -38,9 +40,19 @@ def forget_photo_if_unused(photo_pk):
     delete_photo_files(name)
 
 
+def every_file_name(name):
+    """Every name a photo's files may have: each width the site makes or ever made, in each format,
+    and the full size in the modern formats. Derived from the name, not read from the row: files
+    made but not recorded yet (a run stopped in between) go too."""
+    widths = sorted({*settings.PHOTO_RENDITION_WIDTHS, *settings.PHOTO_WIDTHS_AT_UPLOAD, *WIDTHS_EVER_MADE})
+    extensions = [None, *settings.PHOTO_MODERN_FORMATS]
+    return [name, *(rendition_name(name, extension=extension) for extension in extensions[1:]),
+            *(rendition_name(name, width, extension) for extension in extensions for width in widths)]
+
+
 def delete_photo_files(name):
     """The file ``name`` and its renditions off the store, unless a Photo names it (or it is not ours)."""
-    names = [name, *(rendition_name(name, width) for width in settings.PHOTO_RENDITION_WIDTHS)]
+    names = every_file_name(name)
     if not is_deletable(name) or Photo.objects.filter(name__in=names).exists():
         return
     try:

@@ -5,6 +5,7 @@ the Storage API) and replaces what it cannot do on a shared host: see storage/ft
 transport (verified TLS, timeouts, a thread-safe pool, retries, atomic uploads) and DESIGN.md.
 """
 
+import ftplib
 import io
 import posixpath
 import threading
@@ -249,8 +250,15 @@ class HostGatorStorage(FTPStorage):
         paths = [self.remote_path(name) for name in names]
 
         def delete_all(connection):
-            for path in paths:
-                connection.delete(path)
+            # One round trip for all the DELEs, one more for checking those refused: a photo has
+            # some 30 possible names (storage/names.py), most of them absent for an old photo.
+            refused = [(path, reply) for path, reply in zip(paths, connection.pipeline([f"DELE {p}" for p in paths]))
+                       if isinstance(reply, ftplib.Error)]
+            if refused:
+                checks = connection.pipeline([connection.stat_command(path) for path, _ in refused])
+                for (path, refusal), check in zip(refused, checks):
+                    if not isinstance(check, ftplib.Error):
+                        raise refusal  # still there: the DELE really failed
 
         self.pool.run("DELE", ", ".join(paths), delete_all)
 

@@ -258,3 +258,28 @@ def test_many_threads_opening_a_new_month_folder_at_once(storage, hostgator):
 
 def test_listing_a_folder_that_does_not_exist_is_empty(storage):
     assert storage.listdir("1999/01") == ([], [])
+
+
+@pytest.mark.parametrize("server_kind", ["pyftpdlib", "vsftpd", "pure-ftpd"])
+def test_delete_many_sends_its_deletes_together_and_minds_only_what_remains(server_kind, request, settings):
+    """A photo's clean-up names some 30 files, most absent: the DELEs go in one round trip and the
+    refused ones are checked in one more, on each kind of server the host may run."""
+    if server_kind == "pyftpdlib":
+        server = request.getfixturevalue("hostgator")
+        folder = server.root
+    elif server_kind == "vsftpd":
+        server = request.getfixturevalue("vsftpd")
+        settings.HOSTGATOR_FTP, folder = server.settings, server.folder
+    else:
+        server = request.getfixturevalue("pure_ftpd")()
+        settings.HOSTGATOR_FTP, folder = server.settings, server.folder
+    storage = HostGatorStorage()
+    present = {f"2026/12/photo-{index}.jpg": payload(index) for index in range(3)}
+    storage.save_many(present)
+    absent = [f"2026/12/photo-0-{width}w.avif" for width in range(320, 2000, 64)]
+    before = {id(connection): connection.round_trips for connection in storage.pool._idle}
+    storage.delete_many([*absent, *present])
+    assert not [path for path in folder.rglob("photo-*")]
+    # 30 DELEs, then the 27 refused checked: two round trips on the one connection that did it.
+    assert sorted(connection.round_trips - before.get(id(connection), 0) for connection in storage.pool._idle)[-1] == 2
+    storage.disconnect()
