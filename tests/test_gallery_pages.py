@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from articles.models import Article, Photo
 from articles.photo_processing import process_upload
+from articles.photo_renditions import complete_photo
 from articles.photos import UPLOADED, attach_photo
 from tests.test_browser import CSP_LISTENER, csp_violations
 
@@ -128,7 +129,8 @@ def test_reader_sees_the_gallery_and_browses_it_in_the_lightbox(browser_page, li
                                     "count": "Photo 2 sur 4",
                                     "caption": "L'entrée des joueuses sur le terrain — Photo : Leïla B."}
     shown = page.locator("dialog.lightbox .lightbox-image")
-    assert shown.evaluate("img => img.naturalWidth") == 1600 and shown.bounding_box()["height"] > 500
+    # Chosen for the screen's width among the photo's files: here its full size (no JPEG copy is wider than 1024).
+    assert shown.evaluate("img => img.currentSrc") == entry.url and shown.bounding_box()["height"] > 500
     assert page.evaluate("() => document.activeElement.className") == "lightbox-close"
     page.screenshot(path=str(SHOTS / "dialog-1280.png"))
 
@@ -200,10 +202,54 @@ def test_list_cards_crop_around_the_focal_point(browser_page, live_server, hostg
     page.goto(f"{live_server.url}/", wait_until="load")
     card = page.locator(".article-card img.photo")
     assert every_photo_loads(page, hostgator.public_url) == 1
-    assert card.get_attribute("class") == "photo fx-30 fy-40"
+    cover = photos[2]
+    assert card.get_attribute("class") == f"photo fx-30 fy-40 ph-{cover.pk}"
+    # Its placeholder, while it loads: its average colour (the page's one nonce'd <style>).
+    red, green, blue = (int(cover.colour[i:i + 2], 16) for i in (1, 3, 5))
+    assert card.evaluate("img => getComputedStyle(img).backgroundColor") == f"rgb({red}, {green}, {blue})"
     # The focal point from site.css's classes: no style attribute, no other file.
     assert card.evaluate("img => getComputedStyle(img).objectPosition") == "30% 40%"
     assert card.evaluate("img => getComputedStyle(img).objectFit") == "cover"
     assert card.evaluate("img => img.currentSrc").endswith("-480w.jpg")
     page.screenshot(path=str(SHOTS / "list-1280.png"))
+    assert csp_violations(page) == [] and problems == []
+
+
+def test_readers_get_avif_and_browsers_without_it_get_webp_or_the_jpeg(browser_page, live_server, hostgator, final):
+    """Once a photo's other files are on the store, Chromium takes its AVIF; with the AVIF sources
+    taken out of the page it takes the WebP, and with no source at all the JPEG: each from the
+    store, at the width its slot needs."""
+    article, photos = final
+    for photo in photos:
+        complete_photo(photo)
+    page = browser_page
+    problems = watch(page)
+
+    def shown(without=None):
+        page.goto(f"{live_server.url}{article.get_absolute_url()}", wait_until="load")
+        if without:
+            # The page as a browser that does not read that format has it: those sources left out
+            # (each <picture> put back anew, so that the browser chooses again).
+            page.evaluate("""selector => document.querySelectorAll('main picture').forEach(picture => {
+                const copy = picture.cloneNode(true);
+                copy.querySelectorAll(selector).forEach(source => source.remove());
+                picture.replaceWith(copy);
+            })""", without)
+        assert every_photo_loads(page, hostgator.public_url) == 4
+        return [source.rsplit("/", 1)[1] for source in page.locator("main img.photo").evaluate_all(
+            "images => images.map(img => img.currentSrc)")]
+
+    page.set_viewport_size(PHONE)  # 390 px at DPR 1 here: the cover's slot is the screen's width
+    names = shown()
+    assert all(name.endswith(".avif") for name in names), names
+    assert names[0].endswith("-400w.avif"), names  # 390 px wide: the 400 px file, not the 2000 px one
+    # The lightbox takes the photo's AVIF too, at the screen's width.
+    page.locator("main a.photo-link").nth(1).click()
+    page.wait_for_selector("dialog.lightbox[open]")
+    lightbox_image_loaded(page)
+    assert page.locator("dialog.lightbox .lightbox-image").evaluate("img => img.currentSrc").endswith("-400w.avif")
+    names = shown(without='source[type="image/avif"]')
+    assert all(name.endswith(".webp") for name in names) and names[0].endswith("-400w.webp"), names
+    names = shown(without="source")
+    assert all(name.endswith(".jpg") for name in names), names
     assert csp_violations(page) == [] and problems == []

@@ -22,7 +22,11 @@
   image.alt = "";
   image.decoding = "async";
   image.draggable = false;
-  dialog.querySelector(".lightbox-figure").prepend(image);
+  // In a <picture> of its own, which each photo's sources fill: the screen's width chooses the file.
+  const picture = document.createElement("picture");
+  picture.className = "lightbox-picture";
+  picture.append(image);
+  dialog.querySelector(".lightbox-figure").prepend(picture);
   image.addEventListener("load", () => image.classList.remove("is-loading"));
   image.addEventListener("error", () => image.classList.remove("is-loading"));
 
@@ -39,6 +43,16 @@
     const figcaption = link.closest("figure")?.querySelector("figcaption");
     if (image.getAttribute("src") !== link.href) {
       image.classList.add("is-loading");
+      // The photo's own formats and widths (its AVIF, its WebP, its JPEG copies), chosen for the
+      // whole screen: a phone takes the file it can show, not the link's full-size JPEG.
+      const sources = Array.from(link.querySelectorAll("picture source"), (source) => {
+        const copy = source.cloneNode();
+        copy.sizes = "100vw";
+        return copy;
+      });
+      picture.replaceChildren(...sources, image);
+      image.sizes = "100vw";
+      image.srcset = thumbnail ? thumbnail.srcset : "";
       image.src = link.href;
     }
     image.alt = thumbnail ? thumbnail.alt : "";
