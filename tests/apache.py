@@ -111,13 +111,14 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 class Apache:
-    def __init__(self, php="sethandler", allow_override="All", without_modules=()):
+    def __init__(self, php="sethandler", allow_override="All", without_modules=(), mime_types=MIME_TYPES):
         if php not in PHP_SETUPS:
             raise ValueError(f"php must be one of {sorted(PHP_SETUPS)}")
         if not set(without_modules) <= set(MODULES):
             raise ValueError(f"without_modules must be among {sorted(MODULES)}")
         self.php = php
         self.allow_override = allow_override
+        self.mime_types = mime_types  # an older host's list of types: a file without the newer ones
         self.modules = {name: so for name, so in MODULES.items() if name not in without_modules}
         self.port = None
         self.startup_seconds = None
@@ -262,7 +263,7 @@ MinSpareServers 1
 MaxSpareServers 3
 MaxRequestWorkers 8
 
-TypesConfig {MIME_TYPES}
+TypesConfig {self.mime_types}
 AddDefaultCharset Off
 DirectoryIndex index.html index.htm index.php
 AccessFileName .htaccess

@@ -19,7 +19,7 @@ from PIL import Image
 
 from storage.names import DANGEROUS_EXTENSIONS
 from storage.shipped import DEFAULT_IMAGES_DIR, GUARD_FILE
-from tests.apache import OLD_GUARD_OPTIONS, PHP_SETUPS, RESTRICTED_OVERRIDES, Apache, apache_available
+from tests.apache import MIME_TYPES, OLD_GUARD_OPTIONS, PHP_SETUPS, RESTRICTED_OVERRIDES, Apache, apache_available
 
 FOLDER = "static/article_images/"
 PHP = b'<?php echo "PWNED-" . (6*7); ?>'
@@ -44,6 +44,9 @@ PHOTOS = {
     "2026/11/finale-dames-3a4b5c6d7e-480w.jpg": (PHOTO, "image/jpeg"),
     "2026/11/tournoi-1a2b3c4d5e.png": (small_image("PNG"), "image/png"),
     "2026/11/tournoi-1a2b3c4d5e-480w.webp": (small_image("WEBP"), "image/webp"),
+    "2026/11/finale-dames-3a4b5c6d7e-480w.avif": (small_image("AVIF"), "image/avif"),
+    "2026/11/finale-dames-3a4b5c6d7e.avif": (small_image("AVIF"), "image/avif"),
+    "2026/11/finale-dames-3a4b5c6d7e-1600w.webp": (small_image("WEBP"), "image/webp"),
     "2026/11/club-0a1b2c3d4e.gif": (small_image("GIF"), "image/gif"),
     "cmtch-probe-1a2b3c4d.jpg": (PHOTO, "image/jpeg"),  # fetched back through the public URL after --fix
     "default_article.jpg": ((DEFAULT_IMAGES_DIR / "default_article.jpg").read_bytes(), "image/jpeg"),
@@ -291,5 +294,27 @@ def test_the_guard_needs_no_options_override(php, allow_override):
             assert answer.headers["X-Content-Type-Options"] == "nosniff", name
         for url in FOLDERS:
             assert fetch(apache, url).status == 403, url
+    finally:
+        apache.stop()
+
+
+def test_the_guard_gives_avif_and_webp_their_type_on_an_apache_that_predates_them(tmp_path):
+    """An older host's mime.types knows neither AVIF (2019) nor WebP: without the guard Apache would
+    send them with no type; the guard names both, so every browser takes them for images."""
+    require_apache()
+    old_types = tmp_path / "mime.types"
+    old_types.write_text("".join(line for line in MIME_TYPES.read_text().splitlines(keepends=True)
+                                 if not re.match(r"image/(avif|webp)\s", line)))
+    old_types.chmod(0o644)
+    apache = Apache(mime_types=old_types).start()
+    try:
+        install = fill_folder(apache)
+        assert "image/avif" not in (fetch(apache, "2026/11/finale-dames-3a4b5c6d7e.avif").headers.get("Content-Type")
+                                    or "")
+        install()
+        for name in ("2026/11/finale-dames-3a4b5c6d7e-480w.avif", "2026/11/tournoi-1a2b3c4d5e-480w.webp"):
+            content, content_type = PHOTOS[name]
+            answer = fetch(apache, name)
+            assert (answer.status, answer.headers["Content-Type"], answer.body) == (200, content_type, content), name
     finally:
         apache.stop()
