@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from articles.models import Article, ArticlePhoto, Photo
-from articles.photo_processing import process_upload
+from articles.photo_processing import BulkPhotoWork
 from articles.photos import files_record, photo_files, placeholder_fields
 from storage.backends import HostGatorStorage
 from storage.errors import HostGatorBusy, HostGatorError, HostGatorLoginError, HostGatorTLSError, HostGatorUnavailable
@@ -122,8 +122,8 @@ class PhotoNames:
 
 
 class Migration:
-    def __init__(self, storage, sources, dry_run, names):
-        self.storage, self.sources, self.dry_run, self.names = storage, sources, dry_run, names
+    def __init__(self, storage, sources, dry_run, names, work):
+        self.storage, self.sources, self.dry_run, self.names, self.work = storage, sources, dry_run, names, work
         self.host_failure = None  # set by the first failure of the host itself
         self._listings = {}  # folder -> names of its files, as listed once at first need
         self._listing_lock = threading.Lock()
@@ -161,8 +161,9 @@ class Migration:
         if local is None:
             outcome.status, outcome.detail = MISSING, "file found nowhere"
             return
-        # The workers share the process's decode slots: memory stays that of one photo at a time.
-        processed = process_upload(local.read_bytes(), local.name, wait_as_long_as_it_takes=True)
+        # In a worker process, or in this thread sharing the process's decode slots: memory stays
+        # that of one photo at a time per process.
+        processed = self.work.process(local.read_bytes(), local.name)
         own_name = photo_name(slug, processed.content_hash, processed.extension,
                               timezone.localtime(published_at).date())
         new = self.names.claim(processed.content_hash, own_name)
@@ -253,16 +254,18 @@ def rows_to_examine(limit=None):
     return rows
 
 
-def migrate_images(sources=None, dry_run=False, workers=4, limit=None, progress=None):
+def migrate_images(sources=None, dry_run=False, workers=4, limit=None, progress=None, processes=None):
     """Migrate every photo; returns a MigrationReport. ``progress`` is called with each Outcome.
 
     ``workers`` photos are handled at once, over at most ``workers`` FTP connections (never more
-    than HOSTGATOR_FTP's MAX_CONNECTIONS, the host's per-IP cap)."""
+    than HOSTGATOR_FTP's MAX_CONNECTIONS, the host's per-IP cap), their pixels in ``processes``
+    processes (BulkPhotoWork: by default one per CPU the machine really has)."""
     workers = max(1, workers)
     sources = [Path(source) for source in (sources or default_sources())]
     names = PhotoNames(Photo.objects.values_list("name", flat=True))
     storage = HostGatorStorage(max_connections=min(workers, int(settings.HOSTGATOR_FTP.get("MAX_CONNECTIONS") or 4)))
-    migration = Migration(storage, sources, dry_run, names)
+    work = BulkPhotoWork(workers, processes)
+    migration = Migration(storage, sources, dry_run, names, work)
     report = MigrationReport()
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
@@ -277,6 +280,7 @@ def migrate_images(sources=None, dry_run=False, workers=4, limit=None, progress=
     finally:
         # Interrupted (Ctrl-C, a crash): photos not started are not started; rows stay as they are.
         pool.shutdown(wait=True, cancel_futures=True)
+        work.close()
         storage.disconnect()
     report.outcomes.sort(key=lambda outcome: outcome.photo_id)
     return report

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from django.db import connections
 
 from articles.models import Photo
+from articles.photo_processing import BulkPhotoWork
 from articles.photo_renditions import complete_photo, files_missing
 from storage.errors import (
     HostGatorBusy,
@@ -73,9 +74,10 @@ def photos_lacking_files():
         yield photo, missing
 
 
-def regenerate_renditions(dry_run=False, workers=2, limit=None, progress=None):
+def regenerate_renditions(dry_run=False, workers=2, limit=None, progress=None, processes=None):
     """Complete every photo (``limit``: at most that many of those that lack something). Returns a
-    RegenerationReport; ``progress(outcome)`` is called as each photo ends."""
+    RegenerationReport; ``progress(outcome)`` is called as each photo ends. ``workers`` photos at
+    once (threads: download, upload), their pixels in ``processes`` processes (BulkPhotoWork)."""
     report = RegenerationReport()
     todo = []
     for photo, missing in photos_lacking_files():
@@ -91,7 +93,7 @@ def regenerate_renditions(dry_run=False, workers=2, limit=None, progress=None):
             outcome.status, outcome.detail = NOT_TRIED, f"not tried: the host failed ({stop[0]})"
             return outcome
         try:
-            done = complete_photo(photo, dry_run=dry_run)
+            done = complete_photo(photo, dry_run=dry_run, work=work)
             outcome.status, outcome.made, outcome.bytes = DONE, 0 if dry_run else done.made, done.bytes
         except HOST_FAILURES as error:
             stop.append(error)
@@ -108,7 +110,8 @@ def regenerate_renditions(dry_run=False, workers=2, limit=None, progress=None):
     # At most ``workers`` photos in hand at once (each may hold its original and its pixels): the
     # next is taken only as one ends, so a Ctrl-C stops after the photos in hand, each recorded.
     waiting = iter(todo)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regenerate") as executor:
+    with BulkPhotoWork(workers, processes) as work, \
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regenerate") as executor:
         running = {executor.submit(one, *item) for item in islice(waiting, workers)}
         try:
             while running:

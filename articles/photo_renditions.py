@@ -17,10 +17,9 @@ from django.db import transaction
 
 from articles.cleanup import delete_photo_files
 from articles.models import Photo
-from articles.photo_processing import photo_budget
-from storage.images import open_normalised
+from articles.photo_processing import BulkPhotoWork
 from storage.names import rendition_name
-from storage.renditions import files_wanted, make_files
+from storage.renditions import files_wanted
 
 logger = logging.getLogger(__name__)
 
@@ -51,24 +50,19 @@ def file_name(photo, extension, width):
     return rendition_name(photo.name, width, extension)
 
 
-def complete_photo(photo, original=None, dry_run=False):
+def complete_photo(photo, original=None, dry_run=False, work=None):
     """Make, upload and record what ``photo`` lacks. ``original``: its bytes, when the caller has
-    them (else they are downloaded from the store, once). Returns a Completion (made=0: nothing was
-    missing). Raises the storage's errors (HostGatorError) and ImageRejected for an unreadable
-    original; nothing is recorded then."""
+    them (else they are downloaded from the store, once). ``work``: the BulkPhotoWork that makes
+    the files (default: this thread, one photo's pixels at a time per process, as for uploads).
+    Returns a Completion (made=0: nothing was missing). Raises the storage's errors (HostGatorError)
+    and ImageRejected for an unreadable original; nothing is recorded then."""
     missing = files_missing(photo)
     if not missing or dry_run:
         return Completion(photo.pk, len(missing), 0)
     if original is None:
         with default_storage.open(photo.name) as stored:
             original = stored.read()
-    slots = photo_budget().slots
-    with slots.held(None):  # memory: one photo's pixels at a time per process, as for uploads
-        image = open_normalised(original)
-    # The encoders take the slot one width at a time, so that an editor's upload waiting for it
-    # passes between two of them instead of after the whole photo.
-    files = make_files(image, missing, step=lambda: slots.held(None))
-    del image
+    files = (work or BulkPhotoWork(workers=1, processes=0)).make_files(original, missing)
     default_storage.save_many({file_name(photo, extension, width): rendition.data
                                for (extension, width), rendition in files.items()})
     if not record_files(photo.pk, files):

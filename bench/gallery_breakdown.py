@@ -72,7 +72,7 @@ def process_with(data, budget=None):
 
     return process_photo(data, "IMG_0001.jpg", max_bytes=settings.PHOTO_MAX_BYTES,
                          max_pixels=settings.PHOTO_MAX_PIXELS, max_side=settings.PHOTO_MAX_SIDE,
-                         rendition_widths=settings.PHOTO_RENDITION_WIDTHS, budget=budget or PhotoBudget())
+                         rendition_widths=settings.PHOTO_WIDTHS_AT_UPLOAD, budget=budget or PhotoBudget())
 
 
 def timed(photos, *functions):

@@ -79,7 +79,7 @@ def pipeline_sizes(photo):
     from storage.images import process_photo
 
     processed = process_photo(photo, "photo.jpg", settings.PHOTO_MAX_BYTES, settings.PHOTO_MAX_PIXELS,
-                              settings.PHOTO_MAX_SIDE, settings.PHOTO_RENDITION_WIDTHS)
+                              settings.PHOTO_MAX_SIDE, settings.PHOTO_WIDTHS_AT_UPLOAD)
     sizes = [len(processed.original.data), *(len(r.data) for r in processed.renditions.values())]
     return f"{len(photo) / 1e6:.1f} MB noisy 2048×1536 JPEG q95 → pipeline: " + \
         " + ".join(f"{size / 1e6:.2f} MB" for size in sizes)

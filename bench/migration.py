@@ -139,12 +139,12 @@ def files_in(root):
 def run_ours(cert, paths, workers, limit):
     from django.test import override_settings
 
-    from articles import photo_migration
+    from articles import photo_migration, photo_processing
     from storage.backends import HostGatorStorage
 
     make_articles(paths)
     breakdown = Breakdown()
-    breakdown.wrap(photo_migration, "process_upload", "process_photo (normalise + renditions)")
+    breakdown.wrap(photo_processing.BulkPhotoWork, "process", "process_photo (normalise + renditions)")
     breakdown.wrap(HostGatorStorage, "save_many", "save_many (3 files, atomic)")
     server = server_for(f"ours-{workers}", cert)
     failures = []

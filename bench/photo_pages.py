@@ -100,7 +100,7 @@ def create_articles(count):
         with stopwatch() as processing:
             processed = process_photo(data, f"IMG_{index:04d}.jpg", max_bytes=settings.PHOTO_MAX_BYTES,
                                       max_pixels=settings.PHOTO_MAX_PIXELS, max_side=settings.PHOTO_MAX_SIDE,
-                                      rendition_widths=settings.PHOTO_RENDITION_WIDTHS)
+                                      rendition_widths=settings.PHOTO_WIDTHS_AT_UPLOAD)
         with stopwatch() as uploading:
             outcome = attach_photo(article, processed)
         if outcome.state != UPLOADED:

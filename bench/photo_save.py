@@ -45,7 +45,7 @@ def process(data):
 
     return process_photo(data, "IMG_20251125_101500.jpg", max_bytes=settings.PHOTO_MAX_BYTES,
                          max_pixels=settings.PHOTO_MAX_PIXELS, max_side=settings.PHOTO_MAX_SIDE,
-                         rendition_widths=settings.PHOTO_RENDITION_WIDTHS)
+                         rendition_widths=settings.PHOTO_WIDTHS_AT_UPLOAD)
 
 
 def profile_processing(data):

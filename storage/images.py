@@ -80,6 +80,9 @@ class ImageRejected(Exception):
         self.message = message
         self.code = code
 
+    def __reduce__(self):  # raised in a worker process (storage/photo_processes.py), read in the caller
+        return type(self), (self.message, self.code)
+
 
 @dataclass(frozen=True)
 class ProcessedPhoto:
