@@ -7,12 +7,12 @@ import io
 import re
 
 import pytest
-from django.conf import settings
+from django.core.management import call_command
 from django.urls import reverse
 from PIL import Image
 
 from articles import rendition_queue
-from articles.models import Article
+from articles.models import Article, Photo
 from articles.photo_renditions import complete_photo, files_missing
 from storage.renditions import files_wanted, widths_for
 from tests.gallery_forms import article_form, shown_photo
@@ -147,3 +147,18 @@ def test_a_host_failure_after_the_upload_leaves_the_photo_in_jpeg_for_a_later_ru
     photo.refresh_from_db()
     assert photo.files == before and "regenerate_renditions will" in caplog.text
     assert len(files_missing(photo)) == 2 * 6 + 4  # AVIF, WebP at every width; JPEG 320, 400, 640, 800
+
+
+def test_a_photo_pushed_by_the_retry_command_gets_its_other_files_before_the_command_ends(editor_client, hostgator,
+                                                                                          settings):
+    settings.PHOTO_RENDITIONS_LATER = "background"
+    hostgator.stop()
+    response = editor_client.post(reverse("admin:articles_article_add"),
+                                  article_form(photo=upload("match.jpg", phone_like_jpeg((900, 600)))))
+    assert response.status_code == 302
+    hostgator.start()
+    output = io.StringIO()
+    call_command("retry_pending_uploads", stdout=output)
+    assert "1 pushed" in output.getvalue()
+    photo = Photo.objects.get()
+    assert photo.on_store and files_missing(photo) == set() and photo.files["avif"][-1] == 900

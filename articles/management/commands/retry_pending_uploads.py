@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from articles.photos import retry_pending_uploads
+from articles.rendition_queue import wait_until_done
 
 
 class Command(BaseCommand):
@@ -12,6 +13,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, limit=None, **options):
         report = retry_pending_uploads(limit=limit)
+        if report.pushed:
+            self.stdout.write("Making the pushed photos' other widths, AVIF and WebP…")
+            wait_until_done()  # the background thread's work would die with this process
         for name in report.pushed:
             self.stdout.write(f"pushed   {name}")
         for name, error in report.failed:
