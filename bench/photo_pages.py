@@ -60,16 +60,26 @@ def fetch(url):
 
 
 def slot_width(sizes, viewport):
-    """The CSS width of the image for `sizes="(max-width: 600px) 100vw, 480px"` at ``viewport`` px."""
+    """The CSS width of the image for a `sizes` like "(max-width: 600px) calc(100vw - 2rem), 320px" at
+    ``viewport`` px (the forms the templates use: px, vw, and calc(<vw> - <rem>) with 16 px a rem)."""
     for part in sizes.split(","):
         part = part.strip()
         if part.startswith("(max-width:"):
             limit, _, length = part.partition(")")
             if viewport <= float(limit.split(":")[1].strip().removesuffix("px")):
-                return viewport if length.strip() == "100vw" else float(length.strip().removesuffix("px"))
+                return length_px(length.strip(), viewport)
             continue
-        return viewport if part == "100vw" else float(part.removesuffix("px"))
+        return length_px(part, viewport)
     return viewport
+
+
+def length_px(length, viewport):
+    if length.startswith("calc("):
+        width, _, minus = length.removeprefix("calc(").removesuffix(")").partition(" - ")
+        return length_px(width, viewport) - float(minus.removesuffix("rem")) * 16
+    if length.endswith("vw"):
+        return viewport * float(length.removesuffix("vw")) / 100
+    return float(length.removesuffix("px"))
 
 
 def chosen(image, viewport, density):

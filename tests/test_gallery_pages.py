@@ -119,6 +119,8 @@ def test_reader_sees_the_gallery_and_browses_it_in_the_lightbox(browser_page, li
     boxes = [page.locator("main img.photo").nth(i).bounding_box() for i in range(4)]
     assert boxes[0]["width"] > 900 and abs(boxes[1]["width"] / boxes[1]["height"] - 1.5) < 0.02
     assert boxes[1]["y"] == boxes[2]["y"] and boxes[2]["x"] > boxes[1]["x"]
+    # As wide as the `sizes` of the page say: 992 px for the cover, 320 px in the gallery's three columns.
+    assert (boxes[0]["width"], boxes[1]["width"]) == (992, 320)
     page.screenshot(path=str(SHOTS / "detail-1280.png"), full_page=True)
 
     # A click on the second photo opens it large, with its caption and its place in the gallery.
@@ -166,7 +168,7 @@ def test_reader_sees_the_gallery_and_browses_it_in_the_lightbox(browser_page, li
     phone.goto(f"{live_server.url}{article.get_absolute_url()}", wait_until="load")
     assert every_photo_loads(phone, hostgator.public_url) == 4
     boxes = [phone.locator("main img.photo").nth(i).bounding_box() for i in range(4)]
-    assert all(box["width"] <= PHONE["width"] for box in boxes) and boxes[2]["y"] > boxes[1]["y"]
+    assert all(box["width"] == PHONE["width"] - 32 for box in boxes) and boxes[2]["y"] > boxes[1]["y"]  # `sizes`
     phone.screenshot(path=str(SHOTS / "detail-390.png"), full_page=True)
     phone_links = phone.locator("main a.photo-link")
     phone_links.nth(3).tap()
@@ -211,6 +213,9 @@ def test_list_cards_crop_around_the_focal_point(browser_page, live_server, hostg
     assert card.evaluate("img => getComputedStyle(img).objectPosition") == "30% 40%"
     assert card.evaluate("img => getComputedStyle(img).objectFit") == "cover"
     assert card.evaluate("img => img.currentSrc").endswith("-480w.jpg")
+    # The card is as wide as its `sizes` says (the browser chooses its file by it): 320 px in three
+    # columns, the screen less the page's margins on a phone.
+    assert card.bounding_box()["width"] == 320
     page.screenshot(path=str(SHOTS / "list-1280.png"))
     assert csp_violations(page) == [] and problems == []
 
