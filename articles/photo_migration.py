@@ -26,7 +26,7 @@ from articles.models import Article, ArticlePhoto, Photo
 from articles.photo_processing import BulkPhotoWork
 from articles.photos import files_record, photo_files, placeholder_fields
 from storage.backends import HostGatorStorage
-from storage.errors import HostGatorBusy, HostGatorError, HostGatorLoginError, HostGatorTLSError, HostGatorUnavailable
+from storage.errors import HOST_WIDE, HostGatorError
 from storage.images import ImageRejected, photo_name
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,6 @@ PIPELINE_NAME = re.compile(r"^\d{4}/\d{2}/[a-z0-9-]+-(?P<hash>[0-9a-f]{10})\.(jp
 CLUB_HOSTS = {"www.cmtch.online", "cmtch.online"}
 FOLDER_IN_URL = "/static/article_images/"
 # Failures that say the host, not one photo, is the problem: the photos left are not even tried.
-HOST_FAILURES = (HostGatorUnavailable, HostGatorBusy, HostGatorLoginError, HostGatorTLSError)
 
 MIGRATED, ALREADY_THERE, NORMALISED, MISSING, FAILED = "migrated", "already there", "normalised", "missing", "failed"
 
@@ -138,7 +137,7 @@ class Migration:
             self._examine(outcome, slug, published_at, value)
         except ImageRejected as rejected:
             outcome.detail = f"refused: {rejected.message}"
-        except HOST_FAILURES as error:
+        except HOST_WIDE as error:
             self.host_failure = self.host_failure or error
             outcome.detail = str(error)
         except (HostGatorError, OSError) as error:

@@ -9,27 +9,19 @@ what is left. A failure of the host itself stops the run: the photos not tried w
 
 import logging
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from itertools import islice
 from dataclasses import dataclass, field
+from itertools import islice
 
 from django.db import connections
 
 from articles.models import Photo
 from articles.photo_processing import BulkPhotoWork
 from articles.photo_renditions import complete_photo, files_missing
-from storage.errors import (
-    HostGatorBusy,
-    HostGatorError,
-    HostGatorFull,
-    HostGatorLoginError,
-    HostGatorTLSError,
-    HostGatorUnavailable,
-)
+from storage.errors import HOST_WIDE, HostGatorError
 from storage.images import ImageRejected
 
 logger = logging.getLogger(__name__)
 
-HOST_FAILURES = (HostGatorUnavailable, HostGatorBusy, HostGatorLoginError, HostGatorTLSError, HostGatorFull)
 DONE, FAILED, NOT_TRIED = "done", "failed", "not tried"
 
 
@@ -95,7 +87,7 @@ def regenerate_renditions(dry_run=False, workers=2, limit=None, progress=None, p
         try:
             done = complete_photo(photo, dry_run=dry_run, work=work)
             outcome.status, outcome.made, outcome.bytes = DONE, 0 if dry_run else done.made, done.bytes
-        except HOST_FAILURES as error:
+        except HOST_WIDE as error:
             stop.append(error)
             outcome.detail = str(error)
         except (HostGatorError, ImageRejected, OSError) as error:

@@ -29,20 +29,12 @@ from django.utils import timezone
 from articles.cleanup import delete_photo_files
 from articles.models import ArticlePhoto, PendingUpload, Photo
 from articles.rendition_queue import make_the_other_files
-from storage.errors import (
-    HostGatorError,
-    HostGatorFull,
-    HostGatorLoginError,
-    HostGatorTLSError,
-    HostGatorUnavailable,
-)
+from storage.errors import HOST_WIDE, HostGatorError, HostGatorFull
 from storage.images import make_renditions, photo_name
 from storage.names import rendition_name
 
 logger = logging.getLogger(__name__)
 
-# Failures every other waiting photo would meet too: a run stops at the first one.
-HOST_WIDE = (HostGatorUnavailable, HostGatorLoginError, HostGatorTLSError, HostGatorFull)
 
 UPLOADED = "uploaded"
 PENDING = "pending"

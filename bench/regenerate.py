@@ -14,7 +14,18 @@ import os
 import resource
 import time
 
-from bench.common import DELAY, certificate, ratio, say, secs, setup_django, stopwatch, table, temporary_dir, write_section
+from bench.common import (
+    DELAY,
+    certificate,
+    ratio,
+    say,
+    secs,
+    setup_django,
+    stopwatch,
+    table,
+    temporary_dir,
+    write_section,
+)
 from bench.photos import small_photos
 from bench.servers import ServerProcess
 
@@ -90,16 +101,16 @@ def main():
     threads_time = threads["time"] * scale
     rows = [
         [f"bulk pipeline: {WORKERS} threads, {processes} processes", pool["photos"], pool["files"],
-         f"{pool['bytes'] / 1e6:.0f} MB", secs(pool["time"]), secs(pool["cpu"]), f"{pool['time'] / PHOTOS:.2f} s",
-         ratio(threads_time / pool["time"])],
+         f"{pool['bytes'] / 1e6:.0f} MB", secs(pool["time"]), secs(pool["cpu"]),
+         f"{pool['time'] / PHOTOS:.2f} s", ratio(threads_time / pool["time"])],
         [f"{WORKERS} threads, photo work in them" + (f" (on {SERIAL}, × {scale:g})" if scale != 1 else ""),
          threads["photos"], threads["files"], f"{threads['bytes'] / 1e6:.0f} MB", secs(threads_time),
          secs(threads["cpu"] * scale), f"{threads_time / PHOTOS:.2f} s", "1×"],
     ]
-    body = f"""{PHOTOS} photos (1600×1200 JPEG, bench/photos.py small_photos) with only the first site's files, over TLS at
-{DELAY * 1000:.0f} ms per reply, `regenerate_renditions --workers {WORKERS}`: each photo's original downloaded once,
-its {pool['files'] // PHOTOS} new files (the ladder's other JPEG widths, every width in AVIF and WebP) made and uploaded,
-its row updated. CPU = this process + its worker processes.
+    body = f"""{PHOTOS} photos (1600×1200 JPEG, bench/photos.py small_photos) with only the first site's files, over TLS
+at {DELAY * 1000:.0f} ms per reply, `regenerate_renditions --workers {WORKERS}`: each photo's original downloaded
+once, its {pool['files'] // PHOTOS} new files (the ladder's other JPEG widths, every width in AVIF and WebP) made
+and uploaded, its row updated. CPU = this process + its worker processes.
 
 {table(["run", "photos", "files made", "bytes", "time", "CPU", "per photo", "speed-up"], rows)}
 

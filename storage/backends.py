@@ -252,11 +252,12 @@ class HostGatorStorage(FTPStorage):
         def delete_all(connection):
             # One round trip for all the DELEs, one more for checking those refused: a photo has
             # some 30 possible names (storage/names.py), most of them absent for an old photo.
-            refused = [(path, reply) for path, reply in zip(paths, connection.pipeline([f"DELE {p}" for p in paths]))
+            replies = connection.pipeline([f"DELE {path}" for path in paths])
+            refused = [(path, reply) for path, reply in zip(paths, replies, strict=True)
                        if isinstance(reply, ftplib.Error)]
             if refused:
                 checks = connection.pipeline([connection.stat_command(path) for path, _ in refused])
-                for (path, refusal), check in zip(refused, checks):
+                for (_path, refusal), check in zip(refused, checks, strict=True):
                     if not isinstance(check, ftplib.Error):
                         raise refusal  # still there: the DELE really failed
 

@@ -69,3 +69,8 @@ class HostGatorBusy(HostGatorError):
 class UnsafeName(ValueError):
     """A file name the photo folder must never hold: it would escape the folder, or Apache/PHP on
     the host would run it or serve it as a page."""
+
+
+# Failures of the host itself, which every other photo would meet too: a batch (the retry queue, the
+# migration, regenerate_renditions) stops at the first one and leaves the rest to its next run.
+HOST_WIDE = (HostGatorUnavailable, HostGatorBusy, HostGatorLoginError, HostGatorTLSError, HostGatorFull)

@@ -100,3 +100,10 @@ def renditions_later_off(settings):
     """A photo's AVIF/WebP and other widths are not made behind a test's back (a thread of the test
     process outliving the test's database): tests that want them set PHOTO_RENDITIONS_LATER="now"."""
     settings.PHOTO_RENDITIONS_LATER = "off"
+
+
+@pytest.fixture
+def editor_client(client, django_user_model):
+    """The test client logged in as an editor (a superuser)."""
+    client.force_login(django_user_model.objects.create_superuser("editeur", "e@example.org", "pw-tests-only"))
+    return client

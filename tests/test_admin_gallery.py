@@ -18,7 +18,7 @@ from storage.names import rendition_name
 from tests.gallery_forms import article_form, gallery_row
 from tests.hostile_images import PHP
 from tests.test_browser import CSP_LISTENER, csp_violations, log_in, publish_now
-from tests.test_photos import editor_client, files_on_server, jpeg_bytes, upload  # noqa: F401
+from tests.test_photos import files_on_server, jpeg_bytes, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,7 +62,7 @@ def uploaded(client, count, start=0):
     return [answer.json() for answer in answers]
 
 
-def test_twelve_photos_sent_one_by_one_then_placed_in_order(editor_client, hostgator):  # noqa: F811
+def test_twelve_photos_sent_one_by_one_then_placed_in_order(editor_client, hostgator):
     sent = uploaded(editor_client, 12)
     assert all(photo["state"] == "uploaded" and photo["thumbnail_url"].startswith(hostgator.public_url)
                for photo in sent)
@@ -83,7 +83,7 @@ def test_twelve_photos_sent_one_by_one_then_placed_in_order(editor_client, hostg
     assert len(on_store) == 12 * 3
 
 
-def test_a_hostile_file_among_good_ones_refuses_only_itself(editor_client, hostgator):  # noqa: F811
+def test_a_hostile_file_among_good_ones_refuses_only_itself(editor_client, hostgator):
     truncated = colour(5)[:2000]
     answers = {name: send(editor_client, name, data) for name, data in [
         ("bonne-1.jpg", colour(1)), ("shell.jpg", PHP), ("coupee.jpg", truncated), ("bonne-2.jpg", colour(2))]}
@@ -123,14 +123,14 @@ def test_the_endpoint_refuses_a_request_without_csrf_token(hostgator, django_use
     assert answer.status_code == 201
 
 
-def test_the_same_file_twice_is_one_photo(editor_client, hostgator):  # noqa: F811
+def test_the_same_file_twice_is_one_photo(editor_client, hostgator):
     first, second = (send(editor_client, name, colour(3)) for name in ("match.jpg", "match (copie).jpg"))
     assert first.status_code == second.status_code == 201
     assert first.json()["id"] == second.json()["id"] and Photo.objects.count() == 1
     assert len(files_on_server(hostgator.root)) == 3
 
 
-def test_search_finds_library_photos_by_words_and_month(editor_client, hostgator):  # noqa: F811
+def test_search_finds_library_photos_by_words_and_month(editor_client, hostgator):
     photo, _ = photos.store_photo(checked_photo(upload("a.jpg", colour(1))), "archives",
                                   caption="Finale 2025", credit="Photo : Leïla B.")
     photos.store_photo(checked_photo(upload("b.jpg", colour(2))), "autre", caption="Entraînement")
@@ -143,7 +143,7 @@ def test_search_finds_library_photos_by_words_and_month(editor_client, hostgator
     assert refused.status_code == 400 and "AAAA-MM" in refused.json()["error"]
 
 
-def test_reorder_cover_and_removal_through_the_inline(editor_client, hostgator):  # noqa: F811
+def test_reorder_cover_and_removal_through_the_inline(editor_client, hostgator):
     a, b, c, d = (photo["id"] for photo in uploaded(editor_client, 4))
     assert add_article(editor_client, "Tournoi de printemps", [a, b, c, d]).status_code == 302
     article = Article.objects.get()
@@ -170,7 +170,7 @@ def test_reorder_cover_and_removal_through_the_inline(editor_client, hostgator):
     assert set(files_of[b]) <= set(files_on_server(hostgator.root))
 
 
-def test_alt_text_required_unless_decorative(editor_client, hostgator):  # noqa: F811
+def test_alt_text_required_unless_decorative(editor_client, hostgator):
     first, second = (photo["id"] for photo in uploaded(editor_client, 2))
     described = {first: {"caption": "Le podium", "credit": "Photo : Sami K.", "alt_text": "Trois coureuses"},
                  second: {"caption": "La foule", "alt_text": "", "focal_x": 0.25, "focal_y": 0.8}}
@@ -214,7 +214,7 @@ THUMBNAILS_LOADED = """count => {
 
 
 @pytest.mark.browser
-def test_an_editor_builds_a_gallery_in_chromium(browser_page, live_server, hostgator, django_user_model,  # noqa: F811
+def test_an_editor_builds_a_gallery_in_chromium(browser_page, live_server, hostgator, django_user_model,
                                                 tmp_path):
     django_user_model.objects.create_superuser("editeur", "e@example.org", "mot-de-passe-de-test-42")
     archive, _ = photos.store_photo(checked_photo(upload("archive.jpg", colour(9))), "archives",
@@ -335,7 +335,7 @@ def test_an_editor_builds_a_gallery_in_chromium(browser_page, live_server, hostg
 
 
 @pytest.mark.browser
-def test_refused_waiting_and_undescribed_photos_in_chromium(browser_page, live_server, hostgator,  # noqa: F811
+def test_refused_waiting_and_undescribed_photos_in_chromium(browser_page, live_server, hostgator,
                                                             django_user_model, tmp_path):
     django_user_model.objects.create_superuser("editeur", "e@example.org", "mot-de-passe-de-test-42")
     for name, data in [("bonne.jpg", colour(1)), ("shell.jpg", PHP), ("coupee.jpg", colour(2)[:2000]),

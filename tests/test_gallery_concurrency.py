@@ -14,7 +14,7 @@ from articles.models import Article, ArticlePhoto, PendingUpload, Photo
 from articles.photos import retry_pending_uploads
 from tests.gallery_forms import article_form, gallery_row
 from tests.test_ftp_servers import wait_for
-from tests.test_photos import editor_client, files_on_server, jpeg_bytes  # noqa: F401
+from tests.test_photos import files_on_server, jpeg_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,7 +33,7 @@ def change(client, placement, **fields):
                        article_form(article=article, rows=[gallery_row(0, placement, **fields)]))
 
 
-def test_a_form_opened_earlier_does_not_undo_another_editors_caption(editor_client, hostgator):  # noqa: F811
+def test_a_form_opened_earlier_does_not_undo_another_editors_caption(editor_client, hostgator):
     photo, first, second = shared_photo(caption="ancienne")
     stale = article_form(article=first.article)  # the first article's form, as its editor opened it
     assert change(editor_client, second, caption="corrigée").status_code == 302
@@ -44,7 +44,7 @@ def test_a_form_opened_earlier_does_not_undo_another_editors_caption(editor_clie
     assert Photo.objects.values_list("caption", "credit").get() == ("corrigée", "Photo : Sami K.")
 
 
-def test_a_photo_forgotten_meanwhile_is_said_in_french_and_the_form_keeps_its_text(editor_client, hostgator):  # noqa: F811
+def test_a_photo_forgotten_meanwhile_is_said_in_french_and_the_form_keeps_its_text(editor_client, hostgator):
     photo, first, second = shared_photo()
     rows = [gallery_row(0, photo=photo)]
     ArticlePhoto.objects.filter(photo=photo).delete()  # both galleries drop it: the photo is forgotten
@@ -100,7 +100,7 @@ def waiting_on_a_lock():
 
 
 def test_waiting_bytes_deleted_by_hand_are_replaced_by_the_next_upload_of_the_photo(
-        editor_client, hostgator):  # noqa: F811
+        editor_client, hostgator):
     data = jpeg_bytes(color=(30, 160, 90))
 
     def send():

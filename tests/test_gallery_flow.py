@@ -11,7 +11,7 @@ from django.urls import reverse
 from articles.models import Article, PendingUpload, Photo
 from articles.photos import retry_pending_uploads
 from tests.gallery_forms import article_form, gallery_row
-from tests.test_photos import editor_client, files_on_server, jpeg_bytes  # noqa: F401
+from tests.test_photos import files_on_server, jpeg_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,7 +25,7 @@ def send(client, index, slug="match"):
 
 
 def test_photos_sent_while_the_host_is_down_wait_and_a_retry_shows_them_in_their_places(
-        editor_client, client, hostgator):  # noqa: F811
+        editor_client, client, hostgator):
     answers = []
     for index in range(12):
         if index == 9:

@@ -18,7 +18,7 @@ from articles.models import Article, ArticlePhoto, PendingUpload, Photo
 from storage.names import is_temporary
 from tests.gallery_forms import article_form, gallery_row, shown_photo
 from tests.test_ftp_servers import wait_for
-from tests.test_photos import editor_client, files_on_server, jpeg_bytes, upload  # noqa: F401
+from tests.test_photos import files_on_server, jpeg_bytes, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,7 +67,7 @@ def open_transactions():
 
 
 def test_a_crawling_host_parks_the_photo_at_the_deadline_with_no_transaction_open(
-        editor_client, hostgator, settings):  # noqa: F811
+        editor_client, hostgator, settings):
     settings.HOSTGATOR_FTP = {**hostgator.settings, "TRANSFER_TIMEOUT": 4}
     hostgator.read_limit = 16 * 1024  # 1.5 MB would take 90 s
     response, seen_during_upload = {}, []
@@ -94,7 +94,7 @@ def test_a_crawling_host_parks_the_photo_at_the_deadline_with_no_transaction_ope
     assert seen_during_upload in ([], [0])
 
 
-def test_removing_a_waiting_photo_cancels_it(editor_client, hostgator):  # noqa: F811
+def test_removing_a_waiting_photo_cancels_it(editor_client, hostgator):
     post_article(editor_client, jpeg_bytes(color=(10, 200, 10)))
     article = Article.objects.get()
     first = shown_photo(article).name
@@ -111,7 +111,7 @@ def test_removing_a_waiting_photo_cancels_it(editor_client, hostgator):  # noqa:
     assert [name for name in files_on_server(hostgator.root) if not name.startswith(first[:-4])] == []
 
 
-def test_a_waiting_photo_goes_out_with_the_next_quick_upload_in_its_place(editor_client, hostgator):  # noqa: F811
+def test_a_waiting_photo_goes_out_with_the_next_quick_upload_in_its_place(editor_client, hostgator):
     hostgator.stop()
     page = html.unescape(post_article(editor_client, jpeg_bytes(color=(200, 10, 10))).content.decode())
     assert "elle n'apparaît pas sur la page" in page
@@ -125,7 +125,7 @@ def test_a_waiting_photo_goes_out_with_the_next_quick_upload_in_its_place(editor
     assert len(files_on_server(hostgator.root)) == 6
 
 
-def test_a_rolled_back_save_sends_nothing(editor_client, hostgator):  # noqa: F811
+def test_a_rolled_back_save_sends_nothing(editor_client, hostgator):
     def fail_after_save(sender, instance, **kwargs):
         raise IntegrityError("simulated failure after the article row was written")
 

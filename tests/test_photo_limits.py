@@ -19,7 +19,7 @@ from storage.images import ImageRejected, process_photo
 from storage.photo_budget import DecodeSlots, PhotoBudget
 from tests.gallery_forms import article_form
 from tests.hostile_images import png_chunk
-from tests.test_photos import editor_client, files_on_server, upload  # noqa: F401 - a fixture
+from tests.test_photos import files_on_server, upload
 
 MAX_BYTES = 15 * 1024 * 1024
 SIZE, CAP = (600, 400), 200_000  # 240,000 pixels against a cap of 200,000
@@ -110,7 +110,7 @@ def test_a_webp_declaring_a_huge_canvas_is_refused_before_pillow_opens_it():
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("image_format", list(NAMES))
-def test_the_admin_refuses_a_photo_above_its_format_cap_and_writes_nothing(editor_client, hostgator,  # noqa: F811
+def test_the_admin_refuses_a_photo_above_its_format_cap_and_writes_nothing(editor_client, hostgator,
                                                                            settings, image_format):
     settings.PHOTO_MAX_PIXELS_BY_FORMAT = {**settings.PHOTO_MAX_PIXELS_BY_FORMAT, image_format: CAP}
     response = editor_client.post(reverse("admin:articles_article_add"),
@@ -293,7 +293,7 @@ def test_every_caller_in_a_process_shares_one_set_of_slots(settings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_admin_tells_the_editor_to_retry_when_the_slot_stays_busy(editor_client, hostgator,  # noqa: F811
+def test_the_admin_tells_the_editor_to_retry_when_the_slot_stays_busy(editor_client, hostgator,
                                                                       settings):
     from articles.photo_processing import photo_budget
 

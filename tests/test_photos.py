@@ -24,12 +24,6 @@ def jpeg_bytes(size=(1600, 1200), color=(200, 30, 30)):
     return buffer.getvalue()
 
 
-@pytest.fixture
-def editor_client(client, django_user_model):
-    client.force_login(django_user_model.objects.create_superuser("editeur", "e@example.org", "pw-tests-only"))
-    return client
-
-
 def upload(name, data):
     from django.core.files.uploadedfile import SimpleUploadedFile
 

@@ -16,7 +16,7 @@ from articles.models import Article, Photo
 from articles.photo_renditions import complete_photo, files_missing
 from storage.renditions import files_wanted, widths_for
 from tests.gallery_forms import article_form, shown_photo
-from tests.test_photos import editor_client, files_on_server, upload  # noqa: F401 (fixture)
+from tests.test_photos import files_on_server, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -107,7 +107,7 @@ def test_pages_list_only_the_files_that_exist(editor_client, client, hostgator, 
     article.save()
     # Before its other files: the JPEG copies made at upload, no <picture> source yet.
     html = client.get(article.get_absolute_url()).content.decode()
-    assert "<source" not in html and f"-480w.jpg 480w" in html and "-320w" not in html
+    assert "<source" not in html and "-480w.jpg 480w" in html and "-320w" not in html
     assert f"img.ph-{photo.pk}{{background:{photo.colour} url({photo.placeholder})" in html
     assert f"ph-{photo.pk}" in re.search(r'<img [^>]*class="([^"]+)"', html)[1]
 

@@ -220,7 +220,8 @@ def test_detail_page_shows_the_cover_then_the_gallery_as_figures(client, final):
     assert (legacy["width"], legacy["height"]) == ("1200", "630")
     assert cover["srcset"] == photos["cup"].srcset and "480w" in cover["srcset"] and "2048w" in cover["srcset"]
     assert cover["sizes"] == "(max-width: 1024px) calc(100vw - 2rem), 992px"
-    assert entry["srcset"] == photos["entry"].srcset and entry["sizes"].startswith("(max-width: 600px) calc(100vw - 2rem)")
+    assert entry["srcset"] == photos["entry"].srcset
+    assert entry["sizes"].startswith("(max-width: 600px) calc(100vw - 2rem)")
     assert "srcset" not in legacy and "sizes" not in legacy
     assert "fx-30 fy-70" in cover["class"].split(" ", 1)[1]
     # Shared on social networks: the cover and its description.
