@@ -152,7 +152,7 @@ Median bytes per file (JPEG q85 progressive; the encoders' settings: storage/ren
 """
     targets = [{"target": f"≤ {BUDGET} s CPU of one core per 12 MP photo for everything made at upload",
                 "measured": f"{now:.3f} s (before issue 10: {before:.3f} s)", "met": now <= BUDGET}]
-    write_section("photo_cpu", "10. photo_cpu — CPU per photo at upload and afterwards, one core", body, targets,
+    write_section("photo_cpu", "11. photo_cpu — CPU per photo at upload and afterwards, one core", body, targets,
                   time.perf_counter() - started)
     say(f"upload: before {ms(before)}, now {ms(now)}; afterwards {ms(later)}")
 

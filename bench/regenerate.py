@@ -121,7 +121,7 @@ and uploaded, its row updated. CPU = this process + its worker processes.
 """
     targets = [{"target": "regenerate_renditions on 500 photos: a second run uploads nothing",
                 "measured": f"{pool['again_stors']} STOR on the second run", "met": pool["again_stors"] == 0}]
-    write_section("regenerate", "11. regenerate_renditions — 500 photos, bulk pipeline vs threads", body, targets,
+    write_section("regenerate", "12. regenerate_renditions — 500 photos, bulk pipeline vs threads", body, targets,
                   time.perf_counter() - started)
 
 

@@ -30,9 +30,13 @@ JPEG_SETTINGS = {"quality": 85, "optimize": True, "progressive": True}
 # zlib level 6, not optimize (level 9): on a 2048 px photo with a cut-out, 9 took 12 times the CPU
 # (13 s, over 2 minutes on Render's 0.1 CPU) for a file 8 % smaller (bench/memory.py).
 PNG_SETTINGS = {"compress_level": 6}
-# Chosen for the look of JPEG q85 at the fewest bytes and the least CPU (bench/encoders.py).
-WEBP_SETTINGS = {"quality": 80, "method": 4}
-AVIF_SETTINGS = {"quality": 60, "speed": 8, "max_threads": 1}
+# The qualities give JPEG q85's look (the same median SSIMULACRA2 score on real photos, bench/encoders.py,
+# RESULTS.md section 10). AVIF speed 9, not the smaller files of 8 or 6: Render's 0.1 CPU makes every
+# photo's files in the background, and speed 9 makes the whole ladder in a third of speed 8's CPU
+# (0.7 s against 2.1 s of one core) for files about 3 % (2016 px) to 13 % (1024 px) bigger. WebP (for
+# browsers without AVIF) at method 4: method 6 was 4 % smaller for twice the CPU.
+WEBP_SETTINGS = {"quality": 89, "method": 4}
+AVIF_SETTINGS = {"quality": 75, "speed": 9, "subsampling": "4:2:0", "max_threads": 1}
 SETTINGS = {"jpg": JPEG_SETTINGS, "png": PNG_SETTINGS, "webp": WEBP_SETTINGS, "avif": AVIF_SETTINGS}
 
 RESIZE_SOURCE_FACTOR = 1.5
