@@ -14,7 +14,7 @@ import tempfile
 from PIL import Image
 
 from bench.common import WORK, say
-from bench.photos import phone_photo
+from bench.photos import PHONE_SIZE, phone_photo
 
 MASTER = (2016, 1512)
 FOLDER = WORK / "encoders" / "photos"
@@ -40,9 +40,9 @@ PHOTOS = (
 )
 
 
-def real_photos(count=None):
-    """[(label, description, master RGB image)] of the real photographs, fetched if need be; [] with
-    a message saying why when the packages cannot be had (the caller falls back to synthetic)."""
+def fetched(count=None):
+    """PHOTOS' entries (the first ``count``), their files fetched if need be; [] with a message saying
+    why when the packages cannot be had (the caller falls back to synthetic)."""
     wanted = PHOTOS[:count] if count else PHOTOS
     missing = sorted({package for package, name, *_ in wanted if not (FOLDER / name).exists()})
     for package in missing:
@@ -53,8 +53,28 @@ def real_photos(count=None):
                 f"`apt-get download` to work (Debian's apt lists: `apt-get update`). Falling back to the "
                 f"synthetic photos only.")
             return []
+    return wanted
+
+
+def real_photos(count=None):
+    """[(label, description, master RGB image)] of the real photographs (see fetched())."""
     return [(label, description, master(Image.open(FOLDER / name), crop))
-            for _, name, label, description, crop in wanted]
+            for _, name, label, description, crop in fetched(count)]
+
+
+def real_phone_photos(count=None):
+    """[(label, JPEG bytes)]: the real photographs as a phone sends them, 4032×3024 (12 MP) JPEG q92
+    (cached in bench/.work/encoders/phone/); [] when they cannot be had (see fetched())."""
+    photos = []
+    for _, name, label, _description, crop in fetched(count):
+        path = FOLDER.parent / "phone" / f"{label}.jpg"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            buffer = io.BytesIO()
+            master(Image.open(FOLDER / name), crop, PHONE_SIZE).save(buffer, "JPEG", quality=92)
+            path.write_bytes(buffer.getvalue())
+        photos.append((label, path.read_bytes()))
+    return photos
 
 
 def synthetic_photos(count):
@@ -64,9 +84,9 @@ def synthetic_photos(count):
              master(Image.open(io.BytesIO(phone_photo(index))), 0.5)) for index in range(count)]
 
 
-def master(image, crop):
-    """``image`` as a 2016x1512 photo: draft decode (never below the master), 4:3 crop, LANCZOS."""
-    image.draft("RGB", MASTER)
+def master(image, crop, size=MASTER):
+    """``image`` as a 2016x1512 photo (or ``size``): draft decode (never below it), 4:3 crop, LANCZOS."""
+    image.draft("RGB", size)
     image = image.convert("RGB")
     width, height = image.size
     if width * 3 >= height * 4:  # wider than 4:3: crop left and right
@@ -77,7 +97,7 @@ def master(image, crop):
         crop_height = width * 3 // 4
         top = round((height - crop_height) * crop)
         box = (0, top, width, top + crop_height)
-    return image.crop(box).resize(MASTER, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return image.crop(box).resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
 def at_width(image, width):
