@@ -189,7 +189,7 @@ def machine_line():
 # --- RESULTS.md ---------------------------------------------------------------------------------
 
 ORDER = ("storage_uploads", "photo_pages", "photo_save", "migration", "memory", "memory_gunicorn", "login",
-         "host_limits", "gallery_upload")
+         "host_limits", "gallery_upload", "delivery")
 TARGETS_COMMENT = re.compile(r"<!-- targets: (.*?) -->")
 
 
