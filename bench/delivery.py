@@ -131,6 +131,21 @@ def file_widths(files_now):
     return widths
 
 
+def store_files(files_now, root):
+    """{url: (photo pk, extension, width, bytes)} of every file the "now" rows list (a missing one: 0 bytes)."""
+    from articles.models import Photo
+    from articles.photo_renditions import file_name
+
+    found = {}
+    for photo in Photo.objects.filter(pk__in=files_now):
+        for extension, widths in files_now[photo.pk].items():
+            for width in widths:
+                path = root / file_name(photo, extension, width)
+                found[photo.file_url(extension, width)] = (photo.pk, extension, width,
+                                                           path.stat().st_size if path.is_file() else 0)
+    return found
+
+
 def missing_files(files_now, root):
     """Names the "now" rows list that are not on the store (there should be none)."""
     from articles.models import Photo
@@ -218,6 +233,7 @@ def main():
         files_now = everything_made()
         root = Path(site.env["EMBEDDED_HOSTGATOR_DIR"]) / "ftp-root" / "public_html" / "static" / "article_images"
         absent = missing_files(files_now, root)
+        on_store = store_files(files_now, root)
         say("browsing (Chromium)...")
         loads = browse(sets, f"{site.base}/", files_now, file_widths(files_now))
         # Lighthouse on one data set: the real photos when there are some (what readers' pages carry).
@@ -226,7 +242,7 @@ def main():
         say(f"Lighthouse ({audited} photos)...")
         audits, lighthouse_note = lighthouse({"list": f"{site.base}/", "gallery": sets[audited][0]}, files_now)
         set_state("now", files_now)
-    write_report(loads, list(sets), audited, audits, lighthouse_note, timings, files_now, absent,
+    write_report(loads, list(sets), audited, audits, lighthouse_note, timings, files_now, absent, on_store,
                  time.perf_counter() - started)
 
 

@@ -17,7 +17,19 @@ def megabytes(count):
     return f"{count / 1e6:.2f} MB" if count >= 1e6 else f"{count / 1e3:.0f} KB"
 
 
-def bytes_rows(loads, sets):
+def exact_bytes(load, device, on_store):
+    """What the page's photos would weigh if every ``sizes`` said the drawn width exactly: for each
+    <img>, its photo in the format it took, at the narrowest width ≥ drawn width × DPR."""
+    total = 0
+    for image in load.images:
+        photo, extension, _width, size = on_store.get(image["src"], (None, None, 0, 0))
+        ladder = sorted((width, each) for pk, ext, width, each in on_store.values() if (pk, ext) == (photo, extension))
+        wide_enough = [each for width, each in ladder if width >= image["shown"] * device.dpr]
+        total += wide_enough[0] if wide_enough else (ladder[-1][1] if ladder else size)
+    return total
+
+
+def bytes_rows(loads, sets, on_store):
     rows, ratios = [], {}
     for label in sets:
         for page in PAGES:
@@ -27,9 +39,11 @@ def bytes_rows(loads, sets):
                 ratios[label, page, device.label] = ratio
                 kinds = ", ".join(f"{kind.removeprefix('image/')} {megabytes(size)}" for kind, size in
                                   sorted(now.by_type.items(), key=lambda item: -item[1]))
+                exact = exact_bytes(now, device, on_store)
                 rows.append((label, PAGES[page], device.label,
                              f"{megabytes(today.image_bytes)} ({today.image_requests})",
-                             f"{megabytes(now.image_bytes)} ({now.image_requests})", f"**{100 * ratio:.0f} %**", kinds))
+                             f"{megabytes(now.image_bytes)} ({now.image_requests})", f"**{100 * ratio:.0f} %**", kinds,
+                             f"{megabytes(exact)} ({100 * exact / today.image_bytes:.0f} %)"))
     return rows, ratios
 
 
@@ -74,8 +88,8 @@ def lcp_lines(audits):
                      for (state, page, config), found in audits.items() if "error" not in found)
 
 
-def write_report(loads, sets, audited, audits, lighthouse_note, timings, files_now, absent, seconds):
-    byte_rows, ratios = bytes_rows(loads, sets)
+def write_report(loads, sets, audited, audits, lighthouse_note, timings, files_now, absent, on_store, seconds):
+    byte_rows, ratios = bytes_rows(loads, sets, on_store)
     ladder_rows, fits = fit_rows(loads, sets)
     inside = [fit for fit in fits if FIT_LOW <= fit[3] <= FIT_HIGH]
     worst = max(fits, key=lambda fit: abs(fit[3] - 1))
@@ -86,24 +100,29 @@ def write_report(loads, sets, audited, audits, lighthouse_note, timings, files_n
 The same {len(files_now)} photos ({set_counts}) in two states, side by side in one run. **Today (JPEG only)** =
 what the site served before issue 10: `Photo.files = {{"jpg": [480, 1024, width]}}`, a plain `<img srcset sizes>`.
 **Now** = every file the pipeline made ({files_per_photo:.0f} a photo: the ladder in JPEG, AVIF and WebP), a
-`<picture>`. Only the rows change; every file stays on the store (files the "now" rows list but the store
-lacks: {len(absent)}). Set-up: `bench/servers.py`'s `Site` (collectstatic, DEBUG off, gunicorn as the Procfile
-starts it, the embedded default's FTPS server and HTTP server on loopback); per data set {LIST_ARTICLES} articles
-(only that set's published while it is measured), one with a {GALLERY}-photo gallery, the others one photo each.
+`<picture>`. Only the rows change (the placeholders stay in both); every file stays on the store (files the
+"now" rows list but the store lacks: {len(absent)}). Set-up: `bench/servers.py`'s `Site` (collectstatic, DEBUG
+off, gunicorn as the Procfile starts it, the embedded default's FTPS and HTTP servers on loopback); per data set
+{LIST_ARTICLES} articles (only that set's published while it is measured), one with a {GALLERY}-photo gallery, the
+others one photo each.
 Photos: **synthetic** = `bench/photos.py`'s 12 MP phone-like JPEGs (grain at every scale, which AVIF and WebP
 squeeze less than real photos' smooth areas); **real** = the eight Debian wallpapers bench.encoders fetches
-into `bench/.work/encoders/photos/`, four 4:3 crops each (every other mirrored), JPEG q92, 3–15 MP
-(`bench/delivery_photos.py`). Each went through `process_upload` + `attach_photo`, then `complete_photo`
-(CPU per photo in this process, medians: {median(timings["upload"]):.2f} s and {median(timings["complete"]):.2f} s,
-on a loaded machine; bench.photo_save and bench.encoders measure that properly).
+into `bench/.work/encoders/photos/`, four 4:3 crops of each (sizes and places differ, every other mirrored),
+JPEG q92, 2–15 MP (`bench/delivery_photos.py`). Each went through `process_upload` + `attach_photo`, then
+`complete_photo` (CPU per photo in this process, medians: {median(timings["upload"]):.2f} s and
+{median(timings["complete"]):.2f} s, on a loaded machine; bench.photo_save and bench.encoders measure that properly).
 
 **Bytes**: Debian's Chromium (Playwright), a fresh context per load (empty cache), scrolled to the bottom so
 every lazy photo loads, then the sum of the image responses' **body sizes** (`request.sizes()["responseBodySize"]`,
 as received; photos are not HTTP-compressed, so it is their files' size; headers not counted; image requests
 in brackets). Phone = 390×844 CSS px, DPR 3, `is_mobile`, `has_touch`; desktop = 1280×900, DPR 1.
 
-{table(("photos", "page", "device", STATE_LABELS["today"], STATE_LABELS["now"], "now ÷ today", "now by format"),
-       byte_rows)}
+{table(("photos", "page", "device", STATE_LABELS["today"], STATE_LABELS["now"], "now ÷ today", "now by format",
+        "now, if `sizes` were exact (÷ today)"), byte_rows)}
+
+The last column is computed, not loaded: each photo in the format it took, at the narrowest width of its ladder
+at least its drawn width × DPR (what an exact `sizes` would make Chromium take), from the files' sizes on the
+store.
 
 **The ladder's fit**: the file each photo's `<img>` took (`currentSrc`) against the width it is drawn at × DPR
 (`getBoundingClientRect().width`; the crops here fill their box's width). Target: within ~25 %
