@@ -156,11 +156,12 @@ def missing_files(files_now, root):
             if not (root / (name := file_name(photo, extension, width))).is_file()]
 
 
-def browse(sets, list_url, files_now, widths):
-    """{(data set, state, page, device label): (Load, ladder fit)} for every combination."""
+def browse(sets, list_url, files_now, widths, photo_host):
+    """{(data set, state, page, device label): (Load, ladder fit)} for every combination, and
+    {("reserved", state, page, device label): [box heights before the photos arrive]} for the first set."""
     from playwright.sync_api import sync_playwright
 
-    from bench.delivery_browser import DEVICES, ladder_fit, load, open_browser
+    from bench.delivery_browser import DEVICES, ladder_fit, load, open_browser, reserved_heights
 
     results = {}
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # ORM calls between Playwright's calls
@@ -178,6 +179,14 @@ def browse(sets, list_url, files_now, widths):
                                                                          ladder_fit(loaded.images, device, widths))
                             say(f"  {label:9} {state:5} {page:7} {device.label:22} {loaded.image_requests:3} "
                                 f"images {loaded.image_bytes / 1e6:6.2f} MB  {loaded.by_type}")
+            label = next(iter(sets))  # the layout is the same for every data set
+            publish_only(sets[label][1])
+            for state in STATES:
+                set_state(state, files_now)
+                for page, url in {"list": list_url, "gallery": sets[label][0]}.items():
+                    for device in DEVICES:
+                        results["reserved", state, page, device.label] = reserved_heights(browser, url, device,
+                                                                                         photo_host)
         finally:
             browser.close()
     return results
@@ -235,14 +244,18 @@ def main():
         absent = missing_files(files_now, root)
         on_store = store_files(files_now, root)
         say("browsing (Chromium)...")
-        loads = browse(sets, f"{site.base}/", files_now, file_widths(files_now))
+        from django.conf import settings
+
+        photo_host = settings.HOSTGATOR_FTP["PUBLIC_URL"].rstrip("/")
+        loads = browse(sets, f"{site.base}/", files_now, file_widths(files_now), photo_host)
+        reserved = {key[1:]: loads.pop(key) for key in [key for key in loads if key[0] == "reserved"]}
         # Lighthouse on one data set: the real photos when there are some (what readers' pages carry).
         audited = "real" if "real" in sets else "synthetic"
         publish_only(sets[audited][1])
         say(f"Lighthouse ({audited} photos)...")
         audits, lighthouse_note = lighthouse({"list": f"{site.base}/", "gallery": sets[audited][0]}, files_now)
         set_state("now", files_now)
-    write_report(loads, list(sets), audited, audits, lighthouse_note, timings, files_now, absent, on_store,
+    write_report(loads, reserved, list(sets), audited, audits, lighthouse_note, timings, files_now, absent, on_store,
                  time.perf_counter() - started)
 
 

@@ -41,7 +41,8 @@ SCROLL_TO_BOTTOM = """async () => {
 ALL_IMAGES_DONE = "Array.from(document.images).every(image => image.complete)"
 # Each photo of the page: the file it took, the width it is drawn at (CSS px), where it is, how it loads.
 IMAGES = """() => Array.from(document.querySelectorAll('main img.photo')).map(image => ({
-  src: image.currentSrc, shown: image.getBoundingClientRect().width, natural: image.naturalWidth,
+  src: image.currentSrc, shown: image.getBoundingClientRect().width, tall: image.getBoundingClientRect().height,
+  natural: image.naturalWidth,
   role: image.closest('.gallery') ? 'gallery' : image.closest('.cover') ? 'cover' : 'card',
   loading: image.loading, sizes: image.sizes}))"""
 # Layout shifts while the page loads and scrolls (the CLS a reader meets, without Lighthouse's windows).
@@ -103,3 +104,23 @@ def ladder_fit(images, device, widths_of):
         needed = image["shown"] * device.dpr
         fits.append((image["role"], extension, width, needed, width / needed if needed else float("nan")))
     return fits
+
+
+def reserved_heights(browser, url, device, photo_host):
+    """[height in CSS px] of each photo's box while no photo file has arrived (every request to
+    ``photo_host`` left unanswered): what the page reserves. A box that is not already as tall as
+    once its file is there moves what follows -- a layout shift whenever the file comes after the
+    first paint, as on mobile data (on loopback it often comes before, and none is seen)."""
+    context = browser.new_context(**device.context_options())
+    try:
+        page = context.new_page()
+        page.route(f"{photo_host}/**", lambda route: None)  # never answered: the photos stay loading
+        page.goto(url, wait_until="domcontentloaded")
+        # The stylesheet first (the load event never comes while photos are pending): without it the
+        # boxes are sized by the width/height attributes alone.
+        page.wait_for_function("Array.from(document.querySelectorAll('link[rel=stylesheet]')).every(l => l.sheet)")
+        page.evaluate("() => new Promise(resolve => requestAnimationFrame(() => resolve()))")
+        return page.evaluate("() => Array.from(document.querySelectorAll('main img.photo'))"
+                             ".map(image => image.getBoundingClientRect().height)")
+    finally:
+        context.close()
