@@ -112,15 +112,19 @@ def reserved_heights(browser, url, device, photo_host):
     once its file is there moves what follows -- a layout shift whenever the file comes after the
     first paint, as on mobile data (on loopback it often comes before, and none is seen)."""
     context = browser.new_context(**device.context_options())
+    held = []  # the photo requests, unanswered until the boxes are measured
     try:
         page = context.new_page()
-        page.route(f"{photo_host}/**", lambda route: None)  # never answered: the photos stay loading
+        page.route(f"{photo_host}/**", lambda route: held.append(route))
         page.goto(url, wait_until="domcontentloaded")
         # The stylesheet first (the load event never comes while photos are pending): without it the
         # boxes are sized by the width/height attributes alone.
         page.wait_for_function("Array.from(document.querySelectorAll('link[rel=stylesheet]')).every(l => l.sheet)")
         page.evaluate("() => new Promise(resolve => requestAnimationFrame(() => resolve()))")
-        return page.evaluate("() => Array.from(document.querySelectorAll('main img.photo'))"
-                             ".map(image => image.getBoundingClientRect().height)")
+        heights = page.evaluate("() => Array.from(document.querySelectorAll('main img.photo'))"
+                                ".map(image => image.getBoundingClientRect().height)")
+        for route in held:
+            route.abort()  # answered at last (Playwright would otherwise log each as pending at close)
+        return heights
     finally:
         context.close()

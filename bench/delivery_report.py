@@ -195,8 +195,9 @@ LCP element and the largest layout shift (Lighthouse's `layout-shifts`) of each 
                     {"target": "Lighthouse CLS 0", "measured": f"max {cls:.3f}", "met": cls == 0}]
     now_jumps = [each for each in found_jumps if each[0] == "now"]
     targets.append({"target": "CLS 0: every photo's box reserved before its file arrives",
-                    "measured": f"{len(now_jumps)} photo boxes change height ({jump_text(now_jumps)[:80]})"
-                    if now_jumps else "all reserved", "met": not now_jumps})
+                    "measured": "; ".join(sorted({f"{page} {device.split(' ')[0]}: {role} {before:.0f} → {after:.0f} px"
+                                                  for _, page, device, role, before, after in now_jumps}))
+                    or "all reserved", "met": not now_jumps})
     write_section("delivery", "11. delivery — what readers' browsers download, JPEG only vs `<picture>`", body,
                   targets, seconds)
     for row in byte_rows:
