@@ -5,6 +5,8 @@ from django.views.generic import DetailView, ListView
 
 from articles.models import Article
 
+ABOVE_THE_FOLD = 3
+
 
 class ArticleListView(ListView):
     template_name = "articles/article_list.html"
@@ -19,6 +21,10 @@ class ArticleListView(ListView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["placeholder_photos"] = with_placeholder(article.cover_photo for article in context["articles"])
+        for position, article in enumerate(context["articles"]):
+            # The first row of cards on a desktop: loaded at once (one of them is the page's largest
+            # paint); the rest when scrolled to.
+            article.above_the_fold = position < ABOVE_THE_FOLD
         return context
 
 

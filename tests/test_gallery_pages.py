@@ -258,3 +258,33 @@ def test_readers_get_avif_and_browsers_without_it_get_webp_or_the_jpeg(browser_p
     names = shown(without="source")
     assert all(name.endswith(".jpg") for name in names), names
     assert csp_violations(page) == [] and problems == []
+
+
+def test_every_photo_has_its_box_before_its_file_arrives(browser_page, live_server, hostgator, final):
+    """On a slow phone connection the page must not jump when photos arrive: with every photo request
+    left unanswered, each photo's box already has the size it has once loaded."""
+    article, _photos = final
+    page = browser_page
+    held = []
+    page.route(f"{hostgator.public_url}**", lambda route: held.append(route))  # unanswered while measured
+    url = f"{live_server.url}{article.get_absolute_url()}"
+
+    def boxes():
+        return page.locator("main img.photo").evaluate_all(
+            "images => images.map(img => [Math.round(img.getBoundingClientRect().width),"
+            " Math.round(img.getBoundingClientRect().height)])")
+
+    for viewport in (DESKTOP, PHONE):
+        page.set_viewport_size(viewport)
+        page.goto(url, wait_until="domcontentloaded")
+        waiting = boxes()
+        assert all(height > 0 for _, height in waiting), waiting
+        page.unroute(f"{hostgator.public_url}**")
+        held.clear()  # the browser drops them as it leaves the page
+        page.goto(url, wait_until="load")
+        assert every_photo_loads(page, hostgator.public_url) == 4
+        assert boxes() == waiting, viewport
+        page.route(f"{hostgator.public_url}**", lambda route: held.append(route))
+    # On the list too: the card's crop is fixed.
+    page.goto(f"{live_server.url}/", wait_until="domcontentloaded")
+    assert page.locator(".article-card img.photo").bounding_box()["height"] > 0

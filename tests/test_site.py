@@ -292,8 +292,9 @@ def test_list_cards_show_the_cover_cropped_around_its_focal_point(client, final)
     assert card["src"] == cup.thumbnail_url and card["src"].endswith("-480w.jpg")
     assert card["class"] == "photo fx-30 fy-70" and card["alt"] == "La capitaine soulève la coupe"
     assert card["srcset"] == cup.srcset and (card["width"], card["height"]) == ("2048", "1365")
-    assert card["loading"] == "eager"
-    assert (default_card["src"], default_card["class"], default_card["loading"]) == (plain.image_url, "photo", "lazy")
+    assert (card["loading"], card["fetchpriority"]) == ("eager", "high")
+    assert (default_card["src"], default_card["class"], default_card["loading"]) == (plain.image_url, "photo", "eager")
+    assert "fetchpriority" not in default_card
     css = (ROOT / "static/css/site.css").read_text()
     assert "object-position: var(--fx, 50%) var(--fy, 50%)" in css
     for step in range(0, 101, 5):
@@ -391,3 +392,12 @@ def test_render_blueprint_matches_the_procfile_and_keeps_secrets_out():
     assert variables["DJANGO_SECRET_KEY"]["generateValue"] is True
     assert variables["DATABASE_URL"]["fromDatabase"]["name"] == blueprint["databases"][0]["name"]
     assert (ROOT / ".python-version").read_text().strip().startswith("3.11")
+
+
+@pytest.mark.django_db
+def test_the_first_row_of_cards_loads_at_once_and_the_others_when_scrolled_to(client):
+    for day in range(5):
+        make_article(f"Match {day}", published_at=timezone.now() - timedelta(days=day + 1))
+    images = Page(client.get(reverse("articles:list")).content.decode()).images
+    assert [image["loading"] for image in images] == ["eager"] * 3 + ["lazy"] * 2  # three cards a row on a desktop
+    assert [image.get("fetchpriority") for image in images] == ["high", None, None, None, None]
