@@ -15,6 +15,11 @@ from storage.renditions import MEDIA_TYPES, MODERN_FORMATS
 THUMBNAIL_WIDTH = 400  # list cards and admin previews
 
 
+def extension_of(name):
+    """'2026/11/match-ab12.jpg' -> 'jpg'."""
+    return posixpath.splitext(name)[1][1:].lower()
+
+
 class PublishedQuerySet(models.QuerySet):
     def published(self):
         return self.filter(published=True, published_at__lte=timezone.now())
@@ -151,14 +156,16 @@ class Photo(models.Model):
 
     @property
     def extension(self):
-        return posixpath.splitext(self.name)[1][1:].lower()
+        return extension_of(self.name)
+
+    def file_name(self, extension, width):
+        """The name on the store of the photo in ``extension`` at ``width`` (its own width: the full size)."""
+        if width == self.width:
+            return self.name if extension == self.extension else rendition_name(self.name, extension=extension)
+        return rendition_name(self.name, width, extension)
 
     def file_url(self, extension, width):
-        """The URL of the photo in ``extension`` at ``width`` (its own width: the full size)."""
-        if width == self.width:
-            return self.url if extension == self.extension else default_storage.url(
-                rendition_name(self.name, extension=extension))
-        return default_storage.url(rendition_name(self.name, width, extension))
+        return default_storage.url(self.file_name(extension, width))
 
     def srcset_of(self, extension):
         """'<url> 480w, <url> 1024w, ...' of the files that exist in ``extension`` (``files``), or ""."""

@@ -18,7 +18,6 @@ from django.db import transaction
 from articles.cleanup import delete_photo_files
 from articles.models import Photo
 from articles.photo_processing import BulkPhotoWork
-from storage.names import rendition_name
 from storage.renditions import files_wanted
 
 logger = logging.getLogger(__name__)
@@ -43,13 +42,6 @@ def files_missing(photo):
     return wanted - have
 
 
-def file_name(photo, extension, width):
-    """The name on the store of the photo in ``extension`` at ``width`` (see Photo.file_url)."""
-    if width == photo.width:
-        return photo.name if extension == photo.extension else rendition_name(photo.name, extension=extension)
-    return rendition_name(photo.name, width, extension)
-
-
 def complete_photo(photo, original=None, dry_run=False, work=None):
     """Make, upload and record what ``photo`` lacks. ``original``: its bytes, when the caller has
     them (else they are downloaded from the store, once). ``work``: the BulkPhotoWork that makes
@@ -63,7 +55,7 @@ def complete_photo(photo, original=None, dry_run=False, work=None):
         with default_storage.open(photo.name) as stored:
             original = stored.read()
     files = (work or BulkPhotoWork(workers=1, processes=0)).make_files(original, missing)
-    default_storage.save_many({file_name(photo, extension, width): rendition.data
+    default_storage.save_many({photo.file_name(extension, width): rendition.data
                                for (extension, width), rendition in files.items()})
     if not record_files(photo.pk, files):
         delete_photo_files(photo.name)  # removed meanwhile: what was just sent goes too

@@ -15,7 +15,6 @@ Views and admin call these functions; the storage API (``default_storage``) does
 """
 
 import logging
-import posixpath
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -27,7 +26,7 @@ from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from articles.cleanup import delete_photo_files
-from articles.models import ArticlePhoto, PendingUpload, Photo
+from articles.models import ArticlePhoto, PendingUpload, Photo, extension_of
 from articles.rendition_queue import make_the_other_files
 from storage.errors import HOST_WIDE, HostGatorError, HostGatorFull
 from storage.images import make_renditions, photo_name
@@ -59,7 +58,7 @@ def photo_files(name, original, renditions):
 
 def files_record(name, width, renditions):
     """What Photo.files says once photo_files() are on the store: {own extension: [widths]}."""
-    return {posixpath.splitext(name)[1][1:].lower(): sorted({*renditions, width})}
+    return {extension_of(name): sorted({*renditions, width})}
 
 
 def placeholder_fields(processed):

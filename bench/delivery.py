@@ -134,13 +134,12 @@ def file_widths(files_now):
 def store_files(files_now, root):
     """{url: (photo pk, extension, width, bytes)} of every file the "now" rows list (a missing one: 0 bytes)."""
     from articles.models import Photo
-    from articles.photo_renditions import file_name
 
     found = {}
     for photo in Photo.objects.filter(pk__in=files_now):
         for extension, widths in files_now[photo.pk].items():
             for width in widths:
-                path = root / file_name(photo, extension, width)
+                path = root / photo.file_name(extension, width)
                 found[photo.file_url(extension, width)] = (photo.pk, extension, width,
                                                            path.stat().st_size if path.is_file() else 0)
     return found
@@ -149,11 +148,10 @@ def store_files(files_now, root):
 def missing_files(files_now, root):
     """Names the "now" rows list that are not on the store (there should be none)."""
     from articles.models import Photo
-    from articles.photo_renditions import file_name
 
     return [name for photo in Photo.objects.filter(pk__in=files_now)
             for extension, widths in files_now[photo.pk].items() for width in widths
-            if not (root / (name := file_name(photo, extension, width))).is_file()]
+            if not (root / (name := photo.file_name(extension, width))).is_file()]
 
 
 def browse(sets, list_url, files_now, widths, photo_host):
