@@ -16,7 +16,6 @@ says 0 and the caller does the work in its own threads, as the web process does.
 import math
 import multiprocessing
 import os
-import signal
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -49,20 +48,6 @@ def processes_for(workers):
 
 # The functions the processes run: top level, so that they can be sent to a process.
 _slots = None
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent(parent_pid):
-    """A worker never outlives its command: when the command is killed (SIGKILL, the OOM killer),
-    the kernel kills the worker too (Linux prctl; elsewhere the worker ends with its queue)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent_pid:  # the command died before the line above
-        os._exit(1)
 
 
 def _budget(caps):
@@ -95,8 +80,7 @@ class PhotoProcesses:
         if processes < 1:
             raise ValueError(f"photo processes: {processes!r}, at least 1")
         self.processes = processes
-        self._executor = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_die_with_parent, initargs=(os.getpid(),))
+        self._executor = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
 
     def process(self, data, filename, **limits):
         return self._executor.submit(_process, data, filename, dict(limits)).result()
