@@ -5,12 +5,12 @@ shared host needs together — certificate verification or pinning before the pa
 TLS session reuse on data connections (cpython gh-63699), per-reply timeouts, a small thread-safe
 pool under the host's per-IP connection cap, and atomic uploads in few round trips.
 
-Round trips of one warm upload (``upload_atomically``):
-  1. EPSV/PASV  2. STOR <temporary>  3. MLST <temporary> (size and mode) + MLST <final> (is the
-  name free?)  4. RNFR + RNTO. SITE CHMOD only when the mode is wrong; without MLST, SIZE +
-  SITE CHMOD instead. Steps 3 and 4 are pipelined (several commands sent before the replies are read, as RFC 959
-allows); each pipeline is harmless if an earlier command in it fails (a failed RNFR turns RNTO
-into a 503, nothing else changes).
+Round trips of one warm upload (``upload_atomically``): 1. PASV + STOR <temporary> (sent
+together, storage/ftp_session.py), then the data  2. MLST <temporary> (size and mode) + MLST
+<final> (is the name free?)  3. RNFR + RNTO. SITE CHMOD only when the mode is wrong; without
+MLST, SIZE + SITE CHMOD instead. Each step is one pipeline (several commands sent before the
+replies are read, as RFC 959 allows), harmless if an earlier command in it fails (a failed RNFR
+turns RNTO into a 503, nothing else changes).
 
 Time: every reply is awaited at most ``timeout`` seconds, and a whole operation (waiting for a
 connection, every attempt, every byte of every transfer) ends by its deadline,
@@ -71,7 +71,15 @@ class FTPConnection:
     def __init__(self, config, ftp, server):
         self.config, self.ftp, self.server = config, ftp, server
         self.last_used = time.monotonic()
-        self.out_of_step = False  # a reply we never read may still come: no more commands here
+
+    @property
+    def out_of_step(self):
+        """A reply we never read may still come: no more commands here (the pool drops it)."""
+        return self.ftp.out_of_step
+
+    @out_of_step.setter
+    def out_of_step(self, value):
+        self.ftp.out_of_step = value
 
     @property
     def deadline(self):
@@ -405,18 +413,20 @@ class FTPConnection:
                 raise
 
     def makedirs(self, path):
-        """mkdir -p, remembered so that a folder is never probed twice by this pool."""
-        known = self.server.known_dirs
-        partial = ""
-        for part in [part for part in path.split("/") if part]:
-            partial = f"{partial}/{part}"
-            if partial in known:
-                continue
-            try:
-                self.ftp.sendcmd(f"MKD {partial}")
-            except ftplib.error_perm:
-                continue  # 550/521: already there, or refused (a full disk): STOR will tell; not remembered
-            known.add(partial)
+        """mkdir -p in one round trip (every MKD the pool does not know of, pipelined: a parent
+        already there answers 550 and its child is made all the same), remembered so that a
+        folder is never probed twice by this pool."""
+        parts = [part for part in path.split("/") if part]
+        folders = ["/" + "/".join(parts[:end]) for end in range(1, len(parts) + 1)]
+        # Below the deepest folder known to exist, all of them (its parents exist too).
+        known = max((index for index, folder in enumerate(folders) if folder in self.server.known_dirs), default=-1)
+        unknown = folders[known + 1:]
+        for folder, reply in zip(unknown, self.pipeline([f"MKD {folder}" for folder in unknown]), strict=True):
+            if isinstance(reply, ftplib.error_temp):
+                raise reply
+            if not isinstance(reply, ftplib.Error):
+                self.server.known_dirs.add(folder)
+            # 550/521: already there, or refused (a full disk): STOR will tell; not remembered
 
     def store_bytes(self, path, data):
         """Plain (non-atomic) upload, for small files of our own such as the folder's guard."""

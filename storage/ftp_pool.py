@@ -177,6 +177,9 @@ class FTPPool:
             self._lowered_at = time.monotonic()
 
     def _release(self, connection):
+        if connection.out_of_step:
+            self._discard(connection)
+            return
         connection.end_operation()
         with self._available:
             self._idle.append(connection)

@@ -10,11 +10,11 @@ import termios
 import time
 
 from storage.errors import HostGatorBusy, HostGatorRefused
+from storage.ftp_session import REPLY_AFTER_BROKEN_DATA_SECONDS
 
 DELIVERY_POLL_SECONDS = 0.05
 DELIVERY_WAIT_THRESHOLD = 64 * 1024  # bytes still in flight that any reply timeout covers
 UPLOAD_COMMANDS = ("STOR", "APPE")
-BROKEN_TRANSFER_REPLY_SECONDS = 5.0  # how long to wait for the reason after a data connection broke
 
 
 class NameClaim:
@@ -121,7 +121,7 @@ class Transfer:
 
     def _reply_after_broken_data_connection(self):
         """The server's reply (or its refusal, as an ftplib.Error), or None if it says nothing soon."""
-        self.ftp.reply_wait = BROKEN_TRANSFER_REPLY_SECONDS
+        self.ftp.reply_wait = REPLY_AFTER_BROKEN_DATA_SECONDS
         try:
             return self.ftp.voidresp()
         except ftplib.Error as refusal:

@@ -283,3 +283,30 @@ def test_delete_many_sends_its_deletes_together_and_minds_only_what_remains(serv
     # 30 DELEs, then the 27 refused checked: two round trips on the one connection that did it.
     assert sorted(connection.round_trips - before.get(id(connection), 0) for connection in storage.pool._idle)[-1] == 2
     storage.disconnect()
+
+
+@pytest.mark.parametrize("server_kind", ["pyftpdlib", "vsftpd", "pure-ftpd"])
+def test_each_transfer_sends_its_pasv_and_command_together(server_kind, request, settings):
+    """PASV and STOR (RETR, MLSD) leave in one write, before the data connection exists: each server
+    the host may run waits for it. A warm upload is then 3 round trips (PASV + STOR, MLST, RNFR +
+    RNTO); a refused STOR (a new month folder) is read as a refusal, and the session stays in step."""
+    if server_kind == "pyftpdlib":
+        settings.HOSTGATOR_FTP = request.getfixturevalue("hostgator").settings
+    elif server_kind == "vsftpd":
+        settings.HOSTGATOR_FTP = request.getfixturevalue("vsftpd").settings
+    else:
+        settings.HOSTGATOR_FTP = request.getfixturevalue("pure_ftpd")().settings
+    storage = HostGatorStorage()
+    storage.save_many({"warm-up.jpg": b"x"})
+    connection = storage.pool._idle[0]
+    before = connection.round_trips
+    storage.save_many({"2031/05/new-month.jpg": payload(1)})  # STOR refused, MKDs (one round trip), STOR again
+    assert connection.round_trips - before == 5
+    before = connection.round_trips
+    storage.save_many({"2031/05/warm.jpg": payload(2)})
+    assert connection.round_trips - before == 3
+    with storage.open("2031/05/warm.jpg") as stored:
+        assert stored.read() == payload(2)
+    assert storage.listdir("2031/05")[1] == ["new-month.jpg", "warm.jpg"]
+    assert storage.pool.connections_opened == 1
+    storage.disconnect()

@@ -208,3 +208,14 @@ def test_a_folder_the_host_refused_to_make_is_made_once_it_can(storage, hostgato
     hostgator.faults.clear()  # space freed in cPanel
     storage.save_many({"2027/01/first-0123456789.jpg": PHOTO})
     assert (hostgator.root / "2027/01/first-0123456789.jpg").read_bytes() == PHOTO
+
+
+def test_a_refused_pasv_reads_the_command_reply_too_and_keeps_the_session(storage, hostgator):
+    """PASV and STOR go together: when PASV is refused, STOR's own refusal follows and is read, so
+    the next attempt, on the same connection, gets its own replies."""
+    hostgator.faults.reply("PASV", "425 Can't open passive connection", times=1)
+    name = storage.save("match.jpg", ContentFile(PHOTO))
+    assert (hostgator.root / name).read_bytes() == PHOTO
+    # (the DELE: a refused upload's temporary name is always cleared, in case part of it was written)
+    assert hostgator.verbs() == ["PASV", "STOR", "DELE", "PASV", "STOR", "MLST", "MLST", "RNFR", "RNTO"]
+    assert storage.pool.connections_opened == 1
