@@ -121,8 +121,11 @@ class PhotoNames:
 
 
 class Migration:
-    def __init__(self, storage, sources, dry_run, names, work):
+    def __init__(self, storage, sources, dry_run, names, work, uploads_at_once):
         self.storage, self.sources, self.dry_run, self.names, self.work = storage, sources, dry_run, names, work
+        # Photos in save_many at once: each sends its files in parallel, so this many keep every
+        # connection busy, and a photo's files do not wait behind too many others (one deadline each).
+        self.uploading = threading.BoundedSemaphore(uploads_at_once)
         self.host_failure = None  # set by the first failure of the host itself
         self._listings = {}  # folder -> names of its files, as listed once at first need
         self._listing_lock = threading.Lock()
@@ -173,7 +176,8 @@ class Migration:
         if not self.dry_run:
             # Verified on the way: each file is renamed into place only once the server reports the
             # size that was sent (storage/ftp.py, upload_atomically), so no second look is needed.
-            self.storage.save_many(photo_files(new, processed.original.data, processed.renditions))
+            with self.uploading:
+                self.storage.save_many(photo_files(new, processed.original.data, processed.renditions))
         outcome.status = MIGRATED
 
     def _on_host(self, name):
@@ -256,17 +260,18 @@ def rows_to_examine(limit=None):
 def migrate_images(sources=None, dry_run=False, workers=4, limit=None, progress=None, processes=None):
     """Migrate every photo; returns a MigrationReport. ``progress`` is called with each Outcome.
 
-    ``workers`` photos are handled at once, over at most ``workers`` FTP connections (never more
+    ``workers`` photos are uploaded at once, over at most ``workers`` FTP connections (never more
     than HOSTGATOR_FTP's MAX_CONNECTIONS, the host's per-IP cap), their pixels in ``processes``
-    processes (BulkPhotoWork: by default one per CPU the machine really has)."""
+    processes (BulkPhotoWork: by default one per CPU the machine really has). As many photos more
+    (at least one) are being prepared meanwhile, so that no connection waits for pixels."""
     workers = max(1, workers)
     sources = [Path(source) for source in (sources or default_sources())]
     names = PhotoNames(Photo.objects.values_list("name", flat=True))
     storage = HostGatorStorage(max_connections=min(workers, int(settings.HOSTGATOR_FTP.get("MAX_CONNECTIONS") or 4)))
     work = BulkPhotoWork(workers, processes)
-    migration = Migration(storage, sources, dry_run, names, work)
+    migration = Migration(storage, sources, dry_run, names, work, uploads_at_once=workers)
     report = MigrationReport()
-    pool = ThreadPoolExecutor(max_workers=workers)
+    pool = ThreadPoolExecutor(max_workers=workers + max(1, work.processes))
     try:
         futures = [pool.submit(migration.examine, *row) for row in rows_to_examine(limit)]
         for future in as_completed(futures):

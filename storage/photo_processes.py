@@ -16,6 +16,8 @@ says 0 and the caller does the work in its own threads, as the web process does.
 import math
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -48,6 +50,22 @@ def processes_for(workers):
 
 # The functions the processes run: top level, so that they can be sent to a process.
 _slots = None
+PARENT_POLL_SECONDS = 1.0
+
+
+def _die_with_parent(parent_pid):
+    """A worker never outlives its command. Killed (SIGKILL, the OOM killer), the command cannot
+    stop its workers, and they would wait on their queue forever: each holds that queue's other
+    end itself, so it never closes. A thread watches the parent instead: once it is gone (this
+    process is handed to another), the worker ends. Not PR_SET_PDEATHSIG: it fires when the
+    *thread* that started the worker ends, and the pool starts workers from short-lived threads."""
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _budget(caps):
@@ -80,7 +98,8 @@ class PhotoProcesses:
         if processes < 1:
             raise ValueError(f"photo processes: {processes!r}, at least 1")
         self.processes = processes
-        self._executor = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+        self._executor = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_die_with_parent, initargs=(os.getpid(),))
 
     def process(self, data, filename, **limits):
         return self._executor.submit(_process, data, filename, dict(limits)).result()

@@ -16,6 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -386,12 +387,30 @@ def test_killed_process_then_resumed(dataset, hostgator):
         assert process.poll() is None, process.stderr.read().decode()
         assert time.monotonic() < deadline
         time.sleep(0.02)
+    workers = children_of(process.pid)  # its photo processes (storage/photo_processes.py)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert Photo.objects.filter(name__regex=r"^\d{4}/").count() < len(dataset.rows)
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert workers and not [pid for pid in workers if Path(f"/proc/{pid}").exists()]  # none outlives it
 
     assert migrate(*dataset.source_args())[0] == 1
     assert_end_state(dataset, hostgator)
+
+
+def children_of(pid):
+    """The processes whose parent is ``pid`` (from /proc)."""
+    children = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(pid):
+            children.append(int(status.parent.name))
+    return children
 
 
 def database_url():
