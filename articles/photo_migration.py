@@ -27,6 +27,7 @@ from articles.photo_processing import BulkPhotoWork
 from articles.photos import files_record, photo_files, placeholder_fields
 from storage.backends import HostGatorStorage
 from storage.errors import HOST_WIDE, HostGatorError
+from storage.ftp_config import HOST_CONNECTIONS_PER_IP
 from storage.images import ImageRejected, photo_name
 
 logger = logging.getLogger(__name__)
@@ -260,14 +261,15 @@ def rows_to_examine(limit=None):
 def migrate_images(sources=None, dry_run=False, workers=4, limit=None, progress=None, processes=None):
     """Migrate every photo; returns a MigrationReport. ``progress`` is called with each Outcome.
 
-    ``workers`` photos are uploaded at once, over at most ``workers`` FTP connections (never more
-    than HOSTGATOR_FTP's MAX_CONNECTIONS, the host's per-IP cap), their pixels in ``processes``
+    ``workers`` photos are uploaded at once, over ``workers`` FTP connections of its own (at most
+    the host's per-IP cap; the site's own pool, HOSTGATOR_FTP's MAX_CONNECTIONS, is another one;
+    a host that refuses more with 421 gets fewer, storage/ftp_pool.py), their pixels in ``processes``
     processes (BulkPhotoWork: by default one per CPU the machine really has). As many photos more
     (at least one) are being prepared meanwhile, so that no connection waits for pixels."""
     workers = max(1, workers)
     sources = [Path(source) for source in (sources or default_sources())]
     names = PhotoNames(Photo.objects.values_list("name", flat=True))
-    storage = HostGatorStorage(max_connections=min(workers, int(settings.HOSTGATOR_FTP.get("MAX_CONNECTIONS") or 4)))
+    storage = HostGatorStorage(max_connections=min(workers, HOST_CONNECTIONS_PER_IP))
     work = BulkPhotoWork(workers, processes)
     migration = Migration(storage, sources, dry_run, names, work, uploads_at_once=workers)
     report = MigrationReport()

@@ -4,6 +4,10 @@ server (ServerState). No sockets here."""
 import threading
 from dataclasses import dataclass, field
 
+# cPanel's Pure-FTPd accepts 8 connections per client IP, shared by every process of that address
+# (beyond it: 421, which the pool lives with by lowering its limit, storage/ftp_pool.py).
+HOST_CONNECTIONS_PER_IP = 8
+
 
 @dataclass(frozen=True)
 class FTPConfig:

@@ -260,6 +260,15 @@ def written(hostgator):
 
 # --- tests ----------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("workers", ["0", "9"])
+def test_workers_beyond_the_hosts_cap_are_refused_before_anything_is_done(dataset, hostgator, workers):
+    hostgator.forget_commands()
+    before = rows_state()
+    code, output = migrate(*dataset.source_args(), "--workers", workers)
+    assert code == 1 and "--workers must be between 1 and 8" in output
+    assert hostgator.commands == [] and rows_state() == before
+
+
 @pytest.mark.parametrize("workers", [1, 4])
 def test_migration_end_state_report_and_a_second_run_that_changes_nothing(dataset, hostgator, workers):
     counts = dataset.counts()

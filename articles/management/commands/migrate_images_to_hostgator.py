@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from articles.photo_migration import FAILED, MIGRATED, MISSING, NORMALISED, default_sources, migrate_images
+from storage.ftp_config import HOST_CONNECTIONS_PER_IP
 
 
 class Command(BaseCommand):
@@ -20,8 +21,9 @@ class Command(BaseCommand):
                             help="handle at most N articles not migrated yet (a trial run)")
 
     def handle(self, *args, source=None, dry_run=False, workers=4, limit=None, verbosity=1, **options):
-        if workers < 1:
-            raise CommandError("--workers must be at least 1")
+        if not 1 <= workers <= HOST_CONNECTIONS_PER_IP:
+            raise CommandError(f"--workers must be between 1 and {HOST_CONNECTIONS_PER_IP} (the host accepts "
+                               f"{HOST_CONNECTIONS_PER_IP} FTP connections per IP address, the site's included)")
         if source:
             # A mistyped --source would make every photo "missing" and clear the rows: refuse it.
             unknown = [folder for folder in source if not Path(folder).is_dir()]
