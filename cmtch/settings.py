@@ -152,8 +152,26 @@ else:
 DEFAULT_IMAGE_NAMES = ("default_article.jpg", "default_article.svg")
 DEFAULT_IMAGE_NAME = DEFAULT_IMAGE_NAMES[0]
 
+# Where photos live (DESIGN.md): HostGator by FTP(S), or any S3-compatible object store.
+PHOTO_STORAGE = os.environ.get("PHOTO_STORAGE", "hostgator").strip().lower() or "hostgator"
+PHOTO_BACKENDS = {"hostgator": "storage.backends.HostGatorStorage", "s3": "storage.s3.PhotoS3Storage"}
+PHOTO_S3 = {
+    "BUCKET": os.environ.get("AWS_STORAGE_BUCKET_NAME", ""),
+    "ENDPOINT_URL": os.environ.get("AWS_S3_ENDPOINT_URL", ""),  # R2: https://<account>.r2.cloudflarestorage.com
+    "REGION": os.environ.get("AWS_S3_REGION_NAME", ""),  # R2: auto
+    "ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", ""),
+    "SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
+    # The bucket's public URL, custom domain or CDN; photos are NAME appended to it.
+    "PUBLIC_URL": (os.environ.get("PHOTO_PUBLIC_URL", "").rstrip("/") + "/") if os.environ.get("PHOTO_PUBLIC_URL")
+    else "",
+    # As on FTP: seconds per reply, and for a whole operation (every retry and byte included).
+    "TIMEOUT": float(os.environ.get("HOSTGATOR_FTP_TIMEOUT", "15")),
+    "TRANSFER_TIMEOUT": float(os.environ.get("HOSTGATOR_FTP_TRANSFER_TIMEOUT", "60")),
+    "MAX_CONNECTIONS": int(os.environ.get("HOSTGATOR_FTP_MAX_CONNECTIONS", "3")),
+}
+
 STORAGES = {
-    "default": {"BACKEND": "storage.backends.HostGatorStorage"},
+    "default": {"BACKEND": PHOTO_BACKENDS.get(PHOTO_STORAGE, PHOTO_BACKENDS["hostgator"])},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 

@@ -21,14 +21,13 @@ from django.core.files.utils import validate_file_name
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils import timezone
-from django.utils.encoding import filepath_to_uri
 from storages.backends.ftp import FTPStorage
 from storages.base import BaseStorage
 
 from storage.errors import HostGatorRefused, UnsafeName
 from storage.ftp_config import FTPConfig
 from storage.ftp_pool import FTPPool
-from storage.names import CONTROL_CHARACTERS, check_safe_name
+from storage.names import CONTROL_CHARACTERS, check_safe_name, public_url
 
 # Photos are small; a download bigger than this spills from memory to a temporary file.
 SPOOL_MAX_BYTES = 8 * 1024 * 1024
@@ -126,12 +125,7 @@ class HostGatorStorage(FTPStorage):
             raise SuspiciousFileOperation(f"Refused to store '{name}': {unsafe}") from None
 
     def url(self, name):
-        """Pure string building, no network: the public URL of the folder + the percent-encoded
-        name. Legacy rows that stored a full URL get it back as it is."""
-        name = str(name)
-        if name.startswith(("http://", "https://")):
-            return name
-        return self.base_url + filepath_to_uri(name).lstrip("/")
+        return public_url(self.base_url, name)
 
     # --- reading --------------------------------------------------------------------------------
     def stat(self, name):

@@ -8,9 +8,9 @@ password (the transport never hands the password to anything that formats text).
 class HostGatorError(Exception):
     """Base class: the host did not do what was asked."""
 
-    def __init__(self, operation, path="", reply="", detail=""):
+    def __init__(self, operation, path="", reply="", detail="", protocol="FTP"):
         self.operation, self.path, self.reply, self.detail = operation, path, reply, detail
-        parts = [f"FTP {operation}"]
+        parts = [f"{protocol} {operation}"]
         if path:
             parts.append(f"'{path}'")
         parts.append("failed")
@@ -44,9 +44,9 @@ class TransferDeadlineExceeded(HostGatorTimeout):
 class HostGatorTLSError(HostGatorError):
     """The server's certificate could not be verified, or does not match the pinned fingerprint."""
 
-    def __init__(self, operation, path="", reply="", detail="", reason=""):
+    def __init__(self, operation, path="", reply="", detail="", reason="", protocol="FTP"):
         self.reason = reason or detail  # why verification failed, in a few words
-        super().__init__(operation, path, reply, detail)
+        super().__init__(operation, path, reply, detail, protocol)
 
 
 class HostGatorLoginError(HostGatorError):

@@ -5,6 +5,7 @@ Pure string logic: no network, no Django.
 
 import posixpath
 import re
+from urllib.parse import quote
 
 from storage.errors import UnsafeName
 
@@ -74,3 +75,21 @@ def rendition_name(name, width=None, extension=None):
 
 def is_temporary(filename):
     return posixpath.basename(filename).startswith((TEMP_PREFIX, VISIBLE_TEMP_PREFIX))
+
+
+CONTENT_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp",
+                 "avif": "image/avif", "gif": "image/gif", "svg": "image/svg+xml"}
+
+
+def content_type_of(name):
+    """The Content-Type a store must serve ``name`` with (the default images' SVG included)."""
+    return CONTENT_TYPES.get(posixpath.splitext(name)[1].lstrip(".").lower(), "application/octet-stream")
+
+
+def public_url(base_url, name):
+    """Pure string building, no network: the public URL of the folder + the percent-encoded name.
+    Legacy rows that stored a full URL get it back as it is."""
+    name = str(name)
+    if name.startswith(("http://", "https://")):
+        return name
+    return base_url + quote(name.replace("\\", "/"), safe="/~!*()'").lstrip("/")  # Django's filepath_to_uri

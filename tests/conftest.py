@@ -9,6 +9,9 @@
 - ``vsftpd``: Debian's vsftpd requiring TLS session reuse on data connections; ``.settings``, ``.folder``,
   ``.public_url`` (settings are not applied: do ``settings.HOSTGATOR_FTP = vsftpd.settings``).
 - ``pure_ftpd``: a factory starting Debian's Pure-FTPd as cPanel runs it (tests/pureftpd.py).
+- ``s3``: an empty bucket on moto's S3 server (tests/s3_server.py), ``settings.PHOTO_S3`` pointed at it and
+  PHOTO_STORAGE=s3 (the default storage is then a PhotoS3Storage). Attributes: ``bucket``, ``settings``,
+  ``public_url``, ``server`` (``faults``, ``requests_of()``), ``requests()``, ``keys()``, ``head(key)``.
 """
 
 
@@ -18,6 +21,7 @@ from storage.embedded_state import place_default_images
 from tests.ftp_servers import BlackHole, Vsftpd, start_hostgator, vsftpd_available, write_certificate
 from tests.processes import require
 from tests.pureftpd import PureFTPd, pure_ftpd_available
+from tests.s3_server import S3Server
 
 # check_hostgator's ``run`` and ``healthy`` fixtures, for its test modules.
 pytest_plugins = ["tests.hostgator_check_runs", "tests.browser"]
@@ -107,3 +111,49 @@ def editor_client(client, django_user_model):
     """The test client logged in as an editor (a superuser)."""
     client.force_login(django_user_model.objects.create_superuser("editeur", "e@example.org", "pw-tests-only"))
     return client
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    server = S3Server()
+    yield server
+    server.stop()
+
+
+class Bucket:
+    def __init__(self, server):
+        self.server, self.bucket = server, server.new_bucket()
+        self.settings = server.settings_for(self.bucket)
+        self.public_url = self.settings["PUBLIC_URL"]
+        self.faults = server.faults
+
+    def client(self):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.server.endpoint_url, region_name=self.settings["REGION"],
+                            aws_access_key_id=self.settings["ACCESS_KEY_ID"],
+                            aws_secret_access_key=self.settings["SECRET_ACCESS_KEY"])
+
+    def requests(self):
+        return self.server.requests_of(self.bucket)
+
+    def keys(self):
+        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+        return sorted(entry["Key"] for page in pages for entry in page.get("Contents", ()))
+
+    def head(self, key):
+        return self.client().head_object(Bucket=self.bucket, Key=key)
+
+    def read(self, key):
+        return self.client().get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+
+@pytest.fixture
+def s3(s3_server, settings):
+    bucket = Bucket(s3_server)
+    s3_server.forget()
+    settings.PHOTO_S3 = bucket.settings
+    settings.PHOTO_STORAGE = "s3"
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": settings.PHOTO_BACKENDS["s3"]}}
+    yield bucket
+    s3_server.faults.clear()

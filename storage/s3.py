@@ -1,0 +1,253 @@
+"""PhotoS3Storage: the photos on any S3-compatible object store (Cloudflare R2, Backblaze B2, AWS
+S3...), when PHOTO_STORAGE=s3. A subclass of django-storages' S3Storage with the contract the photo
+pipeline uses on HostGator (storage/backends.py):
+
+- the same names, and ``url()`` pure string building from PHOTO_PUBLIC_URL (no signing, no network);
+- ``save()`` never replaces a file: a conditional PUT (If-None-Match: *) takes the name only if it
+  is free, else the next of Django's alternatives; ``save_many()`` in parallel, replacing (its names
+  carry the content hash);
+- every PUT carries Content-MD5, so the store itself refuses a body that arrived damaged, and the
+  right Content-Type with ``Cache-Control: public, max-age=31536000, immutable``;
+- no ACL calls (R2 and B2 refuse them: public access is a setting of the bucket), and botocore's
+  checksums only where an operation requires them (R2 and B2 refuse the CRC32 headers boto3 sends
+  by default since 1.36);
+- timeouts, bounded retries and one deadline per operation (the transfer timeout) as on FTP, and
+  the same errors (storage/errors.py), so a store that is down makes the photo wait, as on FTP.
+
+The secret key is only ever handed to boto3: never in an error, a log line or ``deconstruct()``.
+"""
+
+import base64
+import hashlib
+import io
+import posixpath
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files import File
+from django.core.files.utils import validate_file_name
+from django.utils import timezone
+from storages.backends.s3 import S3Storage
+
+from storage.errors import HostGatorRefused, UnsafeName
+from storage.names import check_safe_name, content_type_of, public_url
+from storage.s3_errors import call_with_deadline, is_name_taken
+
+CACHE_CONTROL = "public, max-age=31536000, immutable"  # names carry the content hash: never changes
+MAX_ALTERNATIVE_NAMES = 100
+DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
+_creation = threading.Lock()
+
+
+class PhotoS3Storage(S3Storage):
+    """Configured from settings.PHOTO_S3 (the AWS_* and PHOTO_PUBLIC_URL environment variables);
+    keyword arguments with django-storages' names override single values (tests, scripts)."""
+
+    def __init__(self, **overrides):
+        super().__init__(**overrides)
+        self._client = self._executor = None
+        self.client_config = Config(
+            connect_timeout=self.timeout, read_timeout=self.timeout,
+            retries={"total_max_attempts": 3, "mode": "standard"},
+            max_pool_connections=max(10, self.max_connections),
+            request_checksum_calculation="when_required", response_checksum_validation="when_required",
+            # Path-style on a named endpoint (R2, B2, a local server): no DNS name per bucket needed.
+            s3={"addressing_style": "path" if self.endpoint_url else "auto"}, signature_version="s3v4")
+
+    def get_default_settings(self):
+        values = settings.PHOTO_S3
+        return {
+            **super().get_default_settings(),
+            "bucket_name": values["BUCKET"], "endpoint_url": values["ENDPOINT_URL"] or None,
+            "region_name": values["REGION"] or None, "access_key": values["ACCESS_KEY_ID"],
+            "secret_key": values["SECRET_ACCESS_KEY"], "security_token": None, "session_profile": None,
+            "file_overwrite": False, "default_acl": None, "querystring_auth": False, "location": "",
+            "object_parameters": {"CacheControl": CACHE_CONTROL}, "base_url": values["PUBLIC_URL"],
+            "timeout": values["TIMEOUT"], "transfer_timeout": values["TRANSFER_TIMEOUT"],
+            "max_connections": values["MAX_CONNECTIONS"],
+        }
+
+    def deconstruct(self):
+        path, args, kwargs = super().deconstruct()
+        return path, args, {key: value for key, value in kwargs.items()
+                            if key not in {"access_key", "secret_key", "security_token"}}
+
+    @property
+    def client(self):
+        """One boto3 client for every thread (clients are thread-safe; its HTTP connections are
+        pooled, max_pool_connections), made at first use, under a lock."""
+        with _creation:
+            if self._client is None:
+                self._client = boto3.session.Session(
+                    aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key,
+                ).client("s3", endpoint_url=self.endpoint_url, region_name=self.region_name,
+                         config=self.client_config, verify=self.verify)
+                self._executor = ThreadPoolExecutor(max_workers=2 * self.max_connections,
+                                                    thread_name_prefix="s3")
+            return self._client
+
+    def disconnect(self):
+        with _creation:
+            client, executor, self._client, self._executor = self._client, self._executor, None, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+        if client is not None:
+            client.close()
+
+    def _call(self, operation, name, work):
+        self.client  # noqa: B018 -- makes the executor too
+        return call_with_deadline(self._executor, operation, name, work, self.transfer_timeout)
+
+    # --- names ----------------------------------------------------------------------------------
+    def check_writable_name(self, name):
+        try:
+            return check_safe_name(name)
+        except UnsafeName as unsafe:
+            raise SuspiciousFileOperation(f"Refused to store '{name}': {unsafe}") from None
+
+    def key(self, name):
+        """The object key of a name read from the database (refuses what would leave the folder)."""
+        return self._normalize_name(str(name).replace("\\", "/"))
+
+    def url(self, name):
+        return public_url(self.base_url, name)
+
+    # --- reading --------------------------------------------------------------------------------
+    def head(self, name):
+        """The object's HEAD reply (ContentLength, LastModified, ContentType...), or None."""
+        def work():
+            try:
+                return self.client.head_object(Bucket=self.bucket_name, Key=self.key(name))
+            except ClientError as error:
+                if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                    return None
+                raise
+        return self._call("HEAD", name, work)
+
+    def exists(self, name):
+        return self.head(name) is not None
+
+    def size(self, name):
+        found = self.head(name)
+        if found is None:
+            raise FileNotFoundError(f"'{name}' is not in the bucket")
+        return found["ContentLength"]
+
+    def get_modified_time(self, name):
+        found = self.head(name)
+        if found is None:
+            raise FileNotFoundError(f"'{name}' is not in the bucket")
+        return found["LastModified"] if settings.USE_TZ else timezone.make_naive(found["LastModified"])
+
+    def listdir(self, path):
+        prefix = self.key(path) if path not in {"", ".", "/"} else ""
+        prefix = prefix.rstrip("/") + "/" if prefix else ""
+
+        def work():
+            folders, files = [], []
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                    Bucket=self.bucket_name, Prefix=prefix, Delimiter="/"):
+                folders += [entry["Prefix"][len(prefix):].rstrip("/") for entry in page.get("CommonPrefixes", ())]
+                files += [entry["Key"][len(prefix):] for entry in page.get("Contents", ()) if entry["Key"] != prefix]
+            return folders, files
+        return self._call("LIST", path, work)
+
+    def _open(self, name, mode="rb"):
+        if any(flag in mode for flag in "wa+"):
+            raise ValueError("PhotoS3Storage files are read-only; write them with save()")
+
+        def download():
+            try:
+                body = self.client.get_object(Bucket=self.bucket_name, Key=self.key(name))["Body"]
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+                    raise FileNotFoundError(f"'{name}' is not in the bucket") from None
+                raise
+            with body:
+                return body.read()
+
+        return File(io.BytesIO(self._call("GET", name, download)), name)
+
+    # --- writing --------------------------------------------------------------------------------
+    def put(self, name, data, only_if_absent=False):
+        """One PUT of ``data`` (bytes) at ``name``; with ``only_if_absent``, refused (NAME_TAKEN)
+        when something is already there."""
+        extra = {"IfNoneMatch": "*"} if only_if_absent else {}
+        digest = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+        self._call("PUT", name, lambda: self.client.put_object(
+            Bucket=self.bucket_name, Key=self.key(name), Body=data, ContentMD5=digest,
+            ContentType=content_type_of(name), CacheControl=CACHE_CONTROL, **extra))
+        return name
+
+    def save(self, name, content, max_length=None):
+        """Like Storage.save, never replacing a file: the store itself decides whether the name is
+        free, in the PUT (no HEAD first, no window between a check and the write)."""
+        if name is None:
+            name = content.name
+        if not hasattr(content, "chunks"):
+            content = File(content, name)
+        name = self.check_writable_name(str(name))
+        validate_file_name(name, allow_relative_path=True)
+        if hasattr(content, "seek"):
+            content.seek(0)
+        data = b"".join(content.chunks())
+        for candidate in self._candidate_names(name, max_length):
+            try:
+                return self.put(candidate, data, only_if_absent=True)
+            except HostGatorRefused as refused:
+                if not is_name_taken(refused):
+                    raise
+        raise SuspiciousFileOperation(f"No free name of at most {max_length} characters is left for '{name}'")
+
+    def _save(self, name, content):
+        return self.save(name, content)
+
+    def _candidate_names(self, name, max_length):
+        if not max_length or len(name) <= max_length:
+            yield name
+        folder, file_name = posixpath.split(name)
+        root, extension = posixpath.splitext(file_name)
+        for _ in range(MAX_ALTERNATIVE_NAMES):
+            candidate = posixpath.join(folder, self.get_alternative_name(root, extension))
+            if max_length and len(candidate) > max_length:
+                root = root[:len(root) - (len(candidate) - max_length)]
+                if not root:
+                    return
+                candidate = posixpath.join(folder, self.get_alternative_name(root, extension))
+            yield candidate
+
+    def save_many(self, files):
+        """Upload {name: bytes} in parallel, replacing (the names carry a content hash). Raises the
+        first failure once every upload has finished or failed."""
+        for name in files:
+            self.check_writable_name(name)
+        with ThreadPoolExecutor(max_workers=max(1, min(len(files), self.max_connections))) as executor:
+            futures = [executor.submit(self.put, name, data) for name, data in files.items()]
+        errors = [future.exception() for future in futures if future.exception()]
+        if errors:
+            raise errors[0]
+        return list(files)
+
+    def delete(self, name):
+        """Idempotent: S3 answers 204 for a key that is not there."""
+        if not name:
+            raise ValueError("The name must be given to delete().")
+        self._call("DELETE", name, lambda: self.client.delete_object(Bucket=self.bucket_name, Key=self.key(name)))
+
+    def delete_many(self, names):
+        """One DeleteObjects request per 1000 names (a photo has some 30 possible names)."""
+        keys = [self.key(name) for name in names]
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = keys[start:start + DELETE_BATCH]
+            reply = self._call("DELETE", ", ".join(batch), lambda batch=batch: self.client.delete_objects(
+                Bucket=self.bucket_name, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True}))
+            failed = [error for error in reply.get("Errors", []) if error.get("Code") != "NoSuchKey"]
+            if failed:
+                raise HostGatorRefused("DELETE", failed[0].get("Key", ""), reply=failed[0].get("Code", ""),
+                                       detail=failed[0].get("Message", ""), protocol="S3")
+

@@ -1,0 +1,88 @@
+"""What botocore's failures mean for the photo pipeline, in storage/errors.py's terms (the ones the
+FTP transport raises too), and the one deadline per operation (botocore has timeouts per socket
+operation and bounded retries, but nothing bounds a whole call: a PUT that trickles along would
+go on for ever)."""
+
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    NoCredentialsError,
+    ReadTimeoutError,
+    SSLError,
+)
+
+from storage.errors import (
+    HostGatorBusy,
+    HostGatorError,
+    HostGatorFull,
+    HostGatorLoginError,
+    HostGatorRefused,
+    HostGatorTimeout,
+    HostGatorTLSError,
+    HostGatorUnavailable,
+    TransferDeadlineExceeded,
+)
+
+NAME_TAKEN = "PreconditionFailed"  # If-None-Match: * met an object already there (412)
+# Refusals that are the configuration's, not one photo's: every photo would meet them.
+CONFIGURATION_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "NoSuchBucket",
+                       "InvalidBucketName", "AuthorizationHeaderMalformed", "InvalidToken", "ExpiredToken"}
+FULL_CODES = {"QuotaExceeded", "StorageQuotaExceeded", "InsufficientStorage", "ServiceQuotaExceeded"}
+BUSY_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests"}
+
+
+def translate(error, operation, name=""):
+    """Any failure of boto3 -> one HostGatorError naming the operation, the name and the store's code."""
+    if isinstance(error, HostGatorError | FileNotFoundError) or not isinstance(error, BotoCoreError | ClientError
+                                                                                   | OSError):
+        return error  # ours already, a missing file, or a bug: as it is
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        code = str(details.get("Code", ""))
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        reply = f"{status} {code}".strip()
+        message = str(details.get("Message", ""))
+        if code in CONFIGURATION_CODES or status in {401, 403}:
+            return HostGatorLoginError(operation, name, reply, message or "check the AWS_* settings",
+                                       protocol="S3")
+        if code in FULL_CODES or status == 507:
+            return HostGatorFull(operation, name, reply, "the bucket's quota is full", protocol="S3")
+        if code in BUSY_CODES or status in {429, 503}:
+            return HostGatorBusy(operation, name, reply, message, protocol="S3")
+        if status >= 500:
+            return HostGatorUnavailable(operation, name, reply, message, protocol="S3")
+        return HostGatorRefused(operation, name, reply, message, protocol="S3")
+    if isinstance(error, NoCredentialsError):
+        return HostGatorLoginError(operation, name, detail="no AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
+                                   protocol="S3")
+    if isinstance(error, SSLError):
+        return HostGatorTLSError(operation, name, detail="the store's certificate could not be verified",
+                                 protocol="S3")
+    if isinstance(error, ConnectTimeoutError | ReadTimeoutError | TimeoutError):
+        return HostGatorTimeout(operation, name, detail="no answer in time", protocol="S3")
+    if isinstance(error, BotoCoreError | OSError):
+        # The class name and botocore's message (which names the endpoint, never a key).
+        return HostGatorUnavailable(operation, name, detail=f"{type(error).__name__}: {error}", protocol="S3")
+    return error
+
+
+def is_name_taken(error):
+    return isinstance(error, HostGatorRefused) and error.reply.endswith(NAME_TAKEN)
+
+
+def call_with_deadline(executor, operation, name, work, seconds):
+    """``work()`` in ``executor``'s threads, translated; a TransferDeadlineExceeded once ``seconds``
+    have passed. The call itself cannot be stopped: it goes on until botocore's own timeouts end
+    it, and its result is dropped; what it may still write is the same bytes under the same name,
+    or an object nobody refers to."""
+    future = executor.submit(work)
+    try:
+        return future.result(timeout=seconds)
+    except FutureTimeout:
+        raise TransferDeadlineExceeded(operation, name, protocol="S3", detail=(
+            f"still not done after {seconds:g} s (the transfer timeout)")) from None
+    except Exception as error:
+        raise translate(error, operation, name) from None
