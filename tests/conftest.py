@@ -9,6 +9,9 @@
 - ``vsftpd``: Debian's vsftpd requiring TLS session reuse on data connections; ``.settings``, ``.folder``,
   ``.public_url`` (settings are not applied: do ``settings.HOSTGATOR_FTP = vsftpd.settings``).
 - ``pure_ftpd``: a factory starting Debian's Pure-FTPd as cPanel runs it (tests/pureftpd.py).
+- ``photo_store``: each store the photos may live on, in turn (parametrised: "hostgator", then "s3"), with
+  one interface for the tests: ``kind``, ``public_url``, ``files()`` (names, default images left out),
+  ``read(name)``, ``down()`` / ``up()`` (the FTP server stopped; the bucket answering 503 to everything).
 - ``s3``: an empty bucket on moto's S3 server (tests/s3_server.py), ``settings.PHOTO_S3`` pointed at it and
   PHOTO_STORAGE=s3 (the default storage is then a PhotoS3Storage). Attributes: ``bucket``, ``settings``,
   ``public_url``, ``server`` (``faults``, ``requests_of()``), ``requests()``, ``keys()``, ``head(key)``.
@@ -157,3 +160,52 @@ def s3(s3_server, settings):
     settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": settings.PHOTO_BACKENDS["s3"]}}
     yield bucket
     s3_server.faults.clear()
+
+
+class HostGatorStore:
+    kind = "hostgator"
+
+    def __init__(self, server):
+        self.server, self.public_url = server, server.public_url
+
+    def files(self):
+        return sorted(str(path.relative_to(self.server.root)) for path in self.server.root.rglob("*")
+                      if path.is_file() and not path.name.startswith("default_article"))
+
+    def read(self, name):
+        return (self.server.root / name).read_bytes()
+
+    def down(self):
+        self.server.stop()
+
+    def up(self):
+        self.server.start()
+
+
+class S3Store:
+    kind = "s3"
+
+    def __init__(self, bucket):
+        self.bucket, self.public_url = bucket, bucket.public_url
+        client = bucket.client()
+        for name in ("default_article.jpg", "default_article.svg"):  # what transfer_photos copies over
+            client.put_object(Bucket=bucket.bucket, Key=name, Body=b"default")
+
+    def files(self):
+        return [key for key in self.bucket.keys() if not key.startswith("default_article")]
+
+    def read(self, name):
+        return self.bucket.read(name)
+
+    def down(self):
+        self.bucket.faults.reply("*", 503, "ServiceUnavailable", times=None)
+
+    def up(self):
+        self.bucket.faults.clear()
+
+
+@pytest.fixture(params=["hostgator", "s3"])
+def photo_store(request):
+    if request.param == "hostgator":
+        return HostGatorStore(request.getfixturevalue("hostgator"))
+    return S3Store(request.getfixturevalue("s3"))

@@ -49,8 +49,8 @@ class S3Faults:
         self._faults, self._lock = [], threading.Lock()
 
     def reply(self, method, status, code, times=1, key_contains=""):
-        """Answer the next ``times`` requests of ``method`` (whose key contains ``key_contains``)
-        with this S3 error instead of doing them."""
+        """Answer the next ``times`` requests of ``method`` ("*": any) whose key contains
+        ``key_contains`` with this S3 error instead of doing them."""
         with self._lock:
             self._faults.append(Fault(method, status, code, times, key_contains))
 
@@ -66,7 +66,7 @@ class S3Faults:
     def take(self, method, key):
         with self._lock:
             for fault in self._faults:
-                if fault.method == method and fault.key_contains in key and fault.times != 0:
+                if fault.method in {method, "*"} and fault.key_contains in key and fault.times != 0:
                     if fault.times is not None:
                         fault.times -= 1
                     return fault

@@ -1,5 +1,6 @@
-"""An editor's photo through the admin to HostGator and back on the pages (issue 4), against a real
-FTP server on loopback; the host "down" is that server stopped."""
+"""An editor's photo through the admin to the photo store and back on the pages (issue 4), on each
+store (``photo_store``: a real FTP server on loopback, then moto's S3 server); the store "down" is
+the FTP server stopped, or the bucket answering 503."""
 
 import io
 import stat
@@ -30,17 +31,17 @@ def upload(name, data):
     return SimpleUploadedFile(name, data, content_type="image/jpeg")
 
 
-def files_on_server(root):
-    return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file()
-                  and not path.name.startswith("default_article"))
-
-
 def fetch(url):
     with urllib.request.urlopen(url, timeout=5) as response:
         return response.read()
 
 
-def test_photo_goes_to_the_host_with_renditions_and_shows_on_pages(editor_client, client, hostgator):
+def fetch_with_headers(url):
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read(), response.headers
+
+
+def test_photo_goes_to_the_host_with_renditions_and_shows_on_pages(editor_client, client, photo_store):
     response = editor_client.post(reverse("admin:articles_article_add"),
                                   article_form(photo=upload("photo équipe.jpg", jpeg_bytes())))
     assert response.status_code == 302
@@ -49,11 +50,16 @@ def test_photo_goes_to_the_host_with_renditions_and_shows_on_pages(editor_client
     name = photo.name
     assert name.startswith(timezone.localdate().strftime("%Y/%m/victoire-des-seniors-")) and name.endswith(".jpg")
     assert (photo.width, photo.height, photo.alt_text) == (1600, 1200, "L'équipe")
-    stored = files_on_server(hostgator.root)
+    stored = photo_store.files()
     assert stored == sorted([name, name[:-4] + "-480w.jpg", name[:-4] + "-1024w.jpg"])
     for relative in stored:
-        assert stat.S_IMODE((hostgator.root / relative).stat().st_mode) == 0o644
-        assert fetch(hostgator.public_url + relative) == (hostgator.root / relative).read_bytes()
+        body, headers = fetch_with_headers(photo_store.public_url + relative)
+        assert body == photo_store.read(relative)
+        if photo_store.kind == "hostgator":
+            assert stat.S_IMODE((photo_store.server.root / relative).stat().st_mode) == 0o644
+        else:
+            assert headers["Content-Type"] == "image/jpeg"
+            assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
     article = Article.objects.with_gallery().get()
     detail = client.get(article.get_absolute_url()).content.decode()
     assert f'src="{article.image_url}"' in detail and "1024w" in detail
@@ -61,7 +67,7 @@ def test_photo_goes_to_the_host_with_renditions_and_shows_on_pages(editor_client
     assert article.thumbnail_url in listing and article.thumbnail_url.endswith("-480w.jpg")
 
 
-def test_removing_a_photo_and_deleting_the_article_remove_files_after_commit(editor_client, hostgator):
+def test_removing_a_photo_and_deleting_the_article_remove_files_after_commit(editor_client, photo_store):
     editor_client.post(reverse("admin:articles_article_add"), article_form(photo=upload("a.jpg", jpeg_bytes())))
     article = Article.objects.get()
     first = shown_photo(article).name
@@ -72,48 +78,48 @@ def test_removing_a_photo_and_deleting_the_article_remove_files_after_commit(edi
     assert response.status_code == 302, response.context["adminform"].form.errors
     second = shown_photo(article).name
     assert second != first and Photo.objects.count() == 1
-    assert not (hostgator.root / first).exists()
-    assert not any(first[:-4] in path for path in files_on_server(hostgator.root))
-    assert (hostgator.root / second).exists()
+    assert first not in photo_store.files()
+    assert not any(first[:-4] in path for path in photo_store.files())
+    assert second in photo_store.files()
 
     editor_client.post(reverse("admin:articles_article_delete", args=[article.pk]), {"post": "yes"})
-    assert files_on_server(hostgator.root) == [] and Photo.objects.count() == 0
+    assert photo_store.files() == [] and Photo.objects.count() == 0
 
 
-def test_a_photo_another_article_shows_is_kept(hostgator, editor_client):
+def test_a_photo_another_article_shows_is_kept(photo_store, editor_client):
     editor_client.post(reverse("admin:articles_article_add"), article_form(photo=upload("a.jpg", jpeg_bytes())))
     article = Article.objects.get()
     photo = shown_photo(article)
     other = Article.objects.create(title="Même photo")
     ArticlePhoto.objects.create(article=other, photo=photo)
     article.delete()
-    assert shown_photo(other) == photo and (hostgator.root / photo.name).exists()
-    assert len(files_on_server(hostgator.root)) == 3
+    assert shown_photo(other) == photo and photo.name in photo_store.files()
+    assert len(photo_store.files()) == 3
 
 
-def test_removing_the_only_photo_shows_the_default(editor_client, client, hostgator):
+def test_removing_the_only_photo_shows_the_default(editor_client, client, photo_store):
     editor_client.post(reverse("admin:articles_article_add"), article_form(photo=upload("a.jpg", jpeg_bytes())))
     article = Article.objects.get()
     data = article_form(article=article, rows=[gallery_row(0, article.placements.get(), DELETE="on")])
     editor_client.post(reverse("admin:articles_article_change", args=[article.pk]), data)
     assert shown_photo(article) is None
-    assert Article.objects.get().image_url == hostgator.public_url + "default_article.jpg"
-    assert files_on_server(hostgator.root) == []
+    assert Article.objects.get().image_url == photo_store.public_url + "default_article.jpg"
+    assert photo_store.files() == []
 
 
-def test_same_photo_uploaded_twice_is_stored_once(editor_client, hostgator):
+def test_same_photo_uploaded_twice_is_stored_once(editor_client, photo_store):
     data = jpeg_bytes()
     editor_client.post(reverse("admin:articles_article_add"), article_form(photo=upload("a.jpg", data)))
     article = Article.objects.get()
     editor_client.post(reverse("admin:articles_article_change", args=[article.pk]),
                        article_form(article=article, photo=upload("copie.jpg", data)))
-    assert len(files_on_server(hostgator.root)) == 3
+    assert len(photo_store.files()) == 3
     assert Photo.objects.count() == 1 and article.placements.count() == 1
-    assert (hostgator.root / shown_photo(article).name).exists()
+    assert shown_photo(article).name in photo_store.files()
 
 
 @pytest.mark.parametrize("case", hostile_uploads(), ids=lambda case: case[0])
-def test_hostile_upload_is_refused_in_french_and_writes_nothing(editor_client, hostgator, case):
+def test_hostile_upload_is_refused_in_french_and_writes_nothing(editor_client, photo_store, case):
     filename, data, _code = case
     response = editor_client.post(reverse("admin:articles_article_add"),
                                   article_form(photo=upload(filename, data)))
@@ -123,11 +129,11 @@ def test_hostile_upload_is_refused_in_french_and_writes_nothing(editor_client, h
     message = errors["photo"][0]
     assert any(word in message for word in ("image", "photo", "fichier", "Fichier", "Photo", "Image")), message
     assert Article.objects.count() == 0 and PendingUpload.objects.count() == 0 and Photo.objects.count() == 0
-    assert files_on_server(hostgator.root) == []
+    assert photo_store.files() == []
 
 
-def test_host_down_keeps_the_photo_and_retry_publishes_it(editor_client, client, hostgator):
-    hostgator.stop()
+def test_host_down_keeps_the_photo_and_retry_publishes_it(editor_client, client, photo_store):
+    photo_store.down()
     response = editor_client.post(reverse("admin:articles_article_add"),
                                   article_form(photo=upload("a.jpg", jpeg_bytes())), follow=True)
     assert response.status_code == 200
@@ -140,17 +146,17 @@ def test_host_down_keeps_the_photo_and_retry_publishes_it(editor_client, client,
     assert "default_article.jpg" in page
     assert "en attente" in editor_client.get(reverse("admin:articles_article_changelist")).content.decode()
 
-    hostgator.start()
+    photo_store.up()
     call_command("retry_pending_uploads")
     photo = shown_photo(article)
     assert photo.name == pending.name and photo.on_store
     assert PendingUpload.objects.count() == 0
     assert fetch(photo.url) == bytes(pending.data)
-    assert len(files_on_server(hostgator.root)) == 3
+    assert len(photo_store.files()) == 3
     assert photo.url in client.get(article.get_absolute_url()).content.decode()
 
     def state():
-        return files_on_server(hostgator.root), list(Photo.objects.values_list("name", "on_store")), \
+        return photo_store.files(), list(Photo.objects.values_list("name", "on_store")), \
             Article.objects.values_list("updated_at", flat=True).get()
 
     before = state()

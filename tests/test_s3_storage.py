@@ -151,3 +151,20 @@ def test_check_deploy_refuses_an_incomplete_s3_configuration(s3, settings):
     with pytest.raises(SystemCheckError) as refused:
         call_command("check", "--deploy", "--fail-level", "ERROR")
     assert "cmtch.E003" in str(refused.value) and "AWS_SECRET_ACCESS_KEY, PHOTO_PUBLIC_URL" in str(refused.value)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unreachable_bucket_saves_the_article_and_the_photo_waits(editor_client, s3, settings):
+    from django.urls import reverse
+
+    from articles.models import Article, PendingUpload
+    from tests.gallery_forms import article_form
+    from tests.test_photos import jpeg_bytes, upload
+
+    settings.PHOTO_S3 = {**s3.settings, "ENDPOINT_URL": "http://127.0.0.1:9"}
+    settings.STORAGES = {**settings.STORAGES}  # a new default storage, on the dead endpoint
+    response = editor_client.post(reverse("admin:articles_article_add"),
+                                  article_form(photo=upload("a.jpg", jpeg_bytes())), follow=True)
+    assert response.status_code == 200 and "sera publiée automatiquement" in response.content.decode()
+    assert Article.objects.count() == 1 and PendingUpload.objects.count() == 1
+    assert s3.keys() == []
