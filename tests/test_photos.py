@@ -31,6 +31,11 @@ def upload(name, data):
     return SimpleUploadedFile(name, data, content_type="image/jpeg")
 
 
+def files_on_server(root):
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file()
+                  and not path.name.startswith("default_article"))
+
+
 def fetch(url):
     with urllib.request.urlopen(url, timeout=5) as response:
         return response.read()
