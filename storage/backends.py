@@ -27,7 +27,7 @@ from storages.base import BaseStorage
 from storage.errors import HostGatorRefused, UnsafeName
 from storage.ftp_config import FTPConfig
 from storage.ftp_pool import FTPPool
-from storage.names import CONTROL_CHARACTERS, check_safe_name, public_url
+from storage.names import CONTROL_CHARACTERS, check_safe_name, is_temporary, public_url
 
 # Photos are small; a download bigger than this spills from memory to a temporary file.
 SPOOL_MAX_BYTES = 8 * 1024 * 1024
@@ -151,6 +151,13 @@ class HostGatorStorage(FTPStorage):
         remote = self.remote_path(path) if path not in {"", ".", "/"} else self.remote_dir
         return self.pool.run("MLSD", remote, lambda connection: connection.listdir(remote))
 
+    def file_sizes(self, path):
+        """{name: size} of the files in folder ``path`` (one MLSD), temporary names left out."""
+        remote = self.remote_path(path) if path not in {"", ".", "/"} else self.remote_dir
+        return self.pool.run("MLSD", remote, lambda connection: {
+            name: entry.size for name, entry in connection.entries(remote)
+            if not entry.is_dir and not is_temporary(name)})
+
     def _open(self, name, mode="rb"):
         if any(flag in mode for flag in "wa+"):
             raise ValueError("HostGatorStorage files are read-only; write them with save()")
@@ -233,6 +240,15 @@ class HostGatorStorage(FTPStorage):
         if errors:
             raise errors[0]
         return list(files)
+
+    def save_own_file(self, name, data):
+        """One of the site's own files (settings.DEFAULT_IMAGE_NAMES: the default images, SVG
+        included, which photo names may not be), atomically, replacing."""
+        if name not in settings.DEFAULT_IMAGE_NAMES:
+            raise SuspiciousFileOperation(f"'{name}' is not one of the site's own files")
+        path = self.remote_path(name)
+        self.pool.run("upload", path, lambda connection: connection.upload_atomically(
+            path, io.BytesIO(data), overwrite=True))
 
     def delete(self, name):
         if not name:

@@ -144,18 +144,28 @@ class PhotoS3Storage(S3Storage):
             raise FileNotFoundError(f"'{name}' is not in the bucket")
         return found["LastModified"] if settings.USE_TZ else timezone.make_naive(found["LastModified"])
 
-    def listdir(self, path):
+    def _listing(self, path):
+        """(folders, {name: size}) in folder ``path``: one ListObjectsV2 per 1000 entries."""
         prefix = self.key(path) if path not in {"", ".", "/"} else ""
         prefix = prefix.rstrip("/") + "/" if prefix else ""
 
         def work():
-            folders, files = [], []
+            folders, files = [], {}
             for page in self.client.get_paginator("list_objects_v2").paginate(
                     Bucket=self.bucket_name, Prefix=prefix, Delimiter="/"):
                 folders += [entry["Prefix"][len(prefix):].rstrip("/") for entry in page.get("CommonPrefixes", ())]
-                files += [entry["Key"][len(prefix):] for entry in page.get("Contents", ()) if entry["Key"] != prefix]
+                files.update({entry["Key"][len(prefix):]: entry["Size"] for entry in page.get("Contents", ())
+                              if entry["Key"] != prefix})
             return folders, files
         return self._call("LIST", path, work)
+
+    def listdir(self, path):
+        folders, files = self._listing(path)
+        return folders, sorted(files)
+
+    def file_sizes(self, path):
+        """{name: size} of the files in folder ``path``."""
+        return self._listing(path)[1]
 
     def _open(self, name, mode="rb"):
         if any(flag in mode for flag in "wa+"):
@@ -232,6 +242,13 @@ class PhotoS3Storage(S3Storage):
         if errors:
             raise errors[0]
         return list(files)
+
+    def save_own_file(self, name, data):
+        """One of the site's own files (settings.DEFAULT_IMAGE_NAMES: the default images, SVG
+        included, which photo names may not be), replacing."""
+        if name not in settings.DEFAULT_IMAGE_NAMES:
+            raise SuspiciousFileOperation(f"'{name}' is not one of the site's own files")
+        self.put(name, data)
 
     def delete(self, name):
         """Idempotent: S3 answers 204 for a key that is not there."""
