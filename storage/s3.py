@@ -99,9 +99,14 @@ class PhotoS3Storage(S3Storage):
         if client is not None:
             client.close()
 
+    @property
+    def executor(self):
+        """The threads every call runs in, each waited for until the transfer deadline."""
+        self.client  # noqa: B018 -- makes the executor with it
+        return self._executor
+
     def _call(self, operation, name, work):
-        self.client  # noqa: B018 -- makes the executor too
-        return call_with_deadline(self._executor, operation, name, work, self.transfer_timeout)
+        return call_with_deadline(self.executor, operation, name, work, self.transfer_timeout)
 
     # --- names ----------------------------------------------------------------------------------
     def check_writable_name(self, name):
