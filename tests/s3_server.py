@@ -75,10 +75,11 @@ class S3Faults:
 
 class S3Server:
     """moto's S3 on 127.0.0.1 (a free port), in threads of this process. ``new_bucket()`` makes an
-    empty bucket and returns its settings (settings.PHOTO_S3)."""
+    empty bucket (publicly readable), ``settings_for(bucket)`` gives settings.PHOTO_S3 for it."""
 
-    def __init__(self):
+    def __init__(self, latency=0.0):
         self.requests, self.faults, self._lock = [], S3Faults(), threading.Lock()
+        self.latency = latency  # seconds before each request is answered: a WAN's round trip (benchmarks)
         self._app = DomainDispatcherApplication(create_backend_app)
         self._server = make_server("127.0.0.1", 0, self._middleware, threaded=True,
                                    request_handler=QuietHandler)
@@ -97,6 +98,8 @@ class S3Server:
             headers["content-type"] = environ["CONTENT_TYPE"]
         with self._lock:
             self.requests.append(Request(method, bucket, key, headers))
+        if self.latency:
+            time.sleep(self.latency)
         fault = self.faults.take(method, key)
         if fault and fault.stall_seconds:
             time.sleep(fault.stall_seconds)
