@@ -27,7 +27,7 @@ from articles.photo_processing import BulkPhotoWork
 from articles.photos import files_record, photo_files, placeholder_fields
 from storage.backends import HostGatorStorage
 from storage.errors import HOST_WIDE, HostGatorError
-from storage.ftp_config import HOST_CONNECTIONS_PER_IP
+from storage.ftp.config import HOST_CONNECTIONS_PER_IP
 from storage.images import ImageRejected, photo_name
 
 logger = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ class Migration:
         outcome.detail = str(local) if new == own_name else f"{local}, the same photo as {new}"
         if not self.dry_run:
             # Verified on the way: each file is renamed into place only once the server reports the
-            # size that was sent (storage/ftp.py, upload_atomically), so no second look is needed.
+            # size that was sent (storage/ftp/connection.py, upload_atomically), so no second look is needed.
             with self.uploading:
                 self.storage.save_many(photo_files(new, processed.original.data, processed.renditions))
         outcome.status = MIGRATED
@@ -263,7 +263,7 @@ def migrate_images(sources=None, dry_run=False, workers=4, limit=None, progress=
 
     ``workers`` photos are uploaded at once, over ``workers`` FTP connections of its own (at most
     the host's per-IP cap; the site's own pool, HOSTGATOR_FTP's MAX_CONNECTIONS, is another one;
-    a host that refuses more with 421 gets fewer, storage/ftp_pool.py), their pixels in ``processes``
+    a host that refuses more with 421 gets fewer, storage/ftp/pool.py), their pixels in ``processes``
     processes (BulkPhotoWork: by default one per CPU the machine really has). As many photos more
     (at least one) are being prepared meanwhile, so that no connection waits for pixels."""
     workers = max(1, workers)

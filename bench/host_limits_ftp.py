@@ -51,8 +51,8 @@ def cap_run(pure, run, saves=20, max_connections=10):
 
 def held_elsewhere(pure, count):
     """``count`` logged-in connections of "another process" (what a migration run would hold)."""
-    from storage.ftp import FTPConnection
-    from storage.ftp_config import FTPConfig
+    from storage.ftp.config import FTPConfig
+    from storage.ftp.connection import FTPConnection
 
     config = FTPConfig.from_settings({**pure.settings, "TIMEOUT": 15.0})
     return [FTPConnection.open(config) for _ in range(count)]
@@ -68,8 +68,8 @@ def burst(pool, threads, hold=0.3):
 
 def lowered_pool(pure, max_connections, recovery_seconds, others=6):
     """A pool whose limit a 421 lowered: ``others`` slots of the 8 held elsewhere during a burst."""
-    from storage.ftp_config import FTPConfig
-    from storage.ftp_pool import FTPPool
+    from storage.ftp.config import FTPConfig
+    from storage.ftp.pool import FTPPool
 
     pool = FTPPool(FTPConfig.from_settings({**pure.settings, "TIMEOUT": 15.0, "MAX_CONNECTIONS": max_connections,
                                             "CAP_RECOVERY_SECONDS": recovery_seconds}))

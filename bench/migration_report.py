@@ -113,7 +113,7 @@ What the server received, per photo (upload only, lftp, stock: 1 file per photo)
 
 Per file, lftp's `mirror -R` waits for `PASV`, `STOR`, `MFMT`, `SITE CHMOD`, one after the other, and writes
 straight to the final name (an interruption leaves a half file at a public name; no size is checked). Ours waits
-for `PASV` + `STOR` (sent together: storage/ftp_session.py), `MLST` of the hidden temporary name (size and mode
+for `PASV` + `STOR` (sent together: storage/ftp/session.py), `MLST` of the hidden temporary name (size and mode
 checked before the name goes public), `RNFR` + `RNTO` (sent together): 3 round trips.
 
 ### Where ours' time goes (--workers 4)

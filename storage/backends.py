@@ -1,7 +1,7 @@
 """HostGatorStorage: Django's default storage, every photo on HostGator by FTP(S).
 
 A subclass of django-storages' FTPStorage that keeps its place in Django (settings, deconstruct,
-the Storage API) and replaces what it cannot do on a shared host: see storage/ftp.py for the
+the Storage API) and replaces what it cannot do on a shared host: see storage/ftp/connection.py for the
 transport (verified TLS, timeouts, a thread-safe pool, retries, atomic uploads) and DESIGN.md.
 """
 
@@ -25,8 +25,8 @@ from storages.backends.ftp import FTPStorage
 from storages.base import BaseStorage
 
 from storage.errors import HostGatorRefused, UnsafeName
-from storage.ftp_config import FTPConfig
-from storage.ftp_pool import FTPPool
+from storage.ftp.config import FTPConfig
+from storage.ftp.pool import FTPPool
 from storage.names import CONTROL_CHARACTERS, check_safe_name, is_temporary, public_url
 
 # Photos are small; a download bigger than this spills from memory to a temporary file.
@@ -104,7 +104,7 @@ class HostGatorStorage(FTPStorage):
             self._pool = None
 
     def _start_connection(self):
-        raise NotImplementedError("HostGatorStorage connects through its pool (storage/ftp.py)")
+        raise NotImplementedError("HostGatorStorage connects through its pool (storage/ftp/connection.py)")
 
     # --- names ----------------------------------------------------------------------------------
     def remote_path(self, name):

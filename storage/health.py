@@ -23,7 +23,7 @@ from pathlib import Path
 
 from django.core.files.storage import default_storage
 
-from storage.ftp_replies import translate
+from storage.ftp.replies import translate
 from storage.health_confinement import check_confinement
 from storage.health_guard import check_guard, check_guard_effect
 from storage.health_login import connect_and_log_in

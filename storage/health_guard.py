@@ -22,7 +22,7 @@ import posixpath
 import secrets
 
 from storage.errors import HostGatorFull
-from storage.ftp_replies import translate
+from storage.ftp.replies import translate
 from storage.health_http import get
 from storage.health_photo_chain import PROBE_PREFIX, probe_jpeg
 from storage.health_remote import read_remote_file, store_once

@@ -6,8 +6,8 @@ import hashlib
 import ssl
 
 from storage.errors import HostGatorError, HostGatorTLSError
-from storage.ftp import FTPConnection
-from storage.ftp_replies import quota_use_percent, translate
+from storage.ftp.connection import FTPConnection
+from storage.ftp.replies import quota_use_percent, translate
 from storage.health_report import FAILED, OK, WARNING, reason
 
 

@@ -11,7 +11,7 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 
 from storage.errors import HostGatorError
-from storage.ftp_replies import translate
+from storage.ftp.replies import translate
 from storage.health_http import fetch, http_reason
 from storage.health_report import FAILED, OK, WARNING, reason
 from storage.names import VISIBLE_TEMP_PREFIX

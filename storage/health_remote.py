@@ -1,9 +1,9 @@
 """Small remote-file steps check_hostgator needs beyond what the storage offers, built on
-FTPConnection's public methods only (storage/ftp.py stays the one transport)."""
+FTPConnection's public methods only (storage/ftp/connection.py stays the one transport)."""
 
 import io
 
-from storage.ftp_replies import translate
+from storage.ftp.replies import translate
 
 
 def store_once(connection, path, data):

@@ -9,9 +9,9 @@ from django.core.files.base import ContentFile
 
 from storage.backends import HostGatorStorage
 from storage.errors import HostGatorBusy, HostGatorFull, TransferDeadlineExceeded
-from storage.ftp_config import FTPConfig
-from storage.ftp_pool import FTPPool
-from storage.ftp_replies import quota_use_percent
+from storage.ftp.config import FTPConfig
+from storage.ftp.pool import FTPPool
+from storage.ftp.replies import quota_use_percent
 from tests.test_ftp_servers import ftps_login, wait_for
 from tests.test_storage_faults import files_on_disk, temporaries
 

@@ -12,8 +12,8 @@ from django.core.files.base import ContentFile
 
 from storage.backends import HostGatorStorage
 from storage.errors import HostGatorError, HostGatorLoginError, HostGatorTLSError
-from storage.ftp import FTPConnection
-from storage.ftp_config import FTPConfig
+from storage.ftp.config import FTPConfig
+from storage.ftp.connection import FTPConnection
 
 NAMES = ["match.jpg", "photo équipe.jpg", "صورة الفريق.png", "2026/11/été à Sousse.webp", "a b/c#d?e.jpg"]
 

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from articles.photo_migration import FAILED, MIGRATED, MISSING, NORMALISED, default_sources, migrate_images
-from storage.ftp_config import HOST_CONNECTIONS_PER_IP
+from storage.ftp.config import HOST_CONNECTIONS_PER_IP
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ import threading
 from dataclasses import dataclass, field
 
 # cPanel's Pure-FTPd accepts 8 connections per client IP, shared by every process of that address
-# (beyond it: 421, which the pool lives with by lowering its limit, storage/ftp_pool.py).
+# (beyond it: 421, which the pool lives with by lowering its limit, storage/ftp/pool.py).
 HOST_CONNECTIONS_PER_IP = 8
 
 

@@ -1,4 +1,4 @@
-"""The FTP/FTPS transport to HostGator. Knows nothing of Django.
+"""FTPConnection: one logged-in FTP/FTPS session and what the site does with it. Knows nothing of Django.
 
 Why by hand on top of ftplib rather than a library: no maintained Python FTP client does what a
 shared host needs together — certificate verification or pinning before the password is sent,
@@ -6,7 +6,7 @@ TLS session reuse on data connections (cpython gh-63699), per-reply timeouts, a 
 pool under the host's per-IP connection cap, and atomic uploads in few round trips.
 
 Round trips of one warm upload (``upload_atomically``): 1. PASV + STOR <temporary> (sent
-together, storage/ftp_session.py), then the data  2. MLST <temporary> (size and mode) + MLST
+together, storage/ftp/session.py), then the data  2. MLST <temporary> (size and mode) + MLST
 <final> (is the name free?)  3. RNFR + RNTO. SITE CHMOD only when the mode is wrong; without
 MLST, SIZE + SITE CHMOD instead. Each step is one pipeline (several commands sent before the
 replies are read, as RFC 959 allows), harmless if an earlier command in it fails (a failed RNFR
@@ -20,9 +20,9 @@ our send queue keep moving (``wait_until_delivered``), then for the server's fin
 the deadline (``Transfer.final_wait``: the server may still be reading bytes its kernel has
 acknowledged), so a slow but honest link is not cut after ``timeout`` seconds.
 
-Around it: storage/ftp_config.py (settings), storage/ftp_session.py (one ftplib session: TLS,
-deadline-bounded replies), storage/ftp_transfer.py (the ends of transfers, name claims),
-storage/ftp_replies.py (what replies mean), storage/ftp_pool.py (the pool).
+Around it: storage/ftp/config.py (settings), storage/ftp/session.py (one ftplib session: TLS,
+deadline-bounded replies), storage/ftp/transfer.py (the ends of transfers, name claims),
+storage/ftp/replies.py (what replies mean), storage/ftp/pool.py (the pool).
 """
 
 import ftplib
@@ -39,8 +39,8 @@ from storage.errors import (
     HostGatorUnavailable,
     TransferDeadlineExceeded,
 )
-from storage.ftp_config import ServerState
-from storage.ftp_replies import (
+from storage.ftp.config import ServerState
+from storage.ftp.replies import (
     RemoteFile,
     means_host_full,
     mlst_reports_mode,
@@ -51,8 +51,8 @@ from storage.ftp_replies import (
     same_mode,
     translate,
 )
-from storage.ftp_session import PlainFTP, SecureFTP, close_quietly, enable_mode_fact, read_features, tls_context
-from storage.ftp_transfer import NameClaim, Transfer, wait_until_delivered
+from storage.ftp.session import PlainFTP, SecureFTP, close_quietly, enable_mode_fact, read_features, tls_context
+from storage.ftp.transfer import NameClaim, Transfer, wait_until_delivered
 from storage.names import TEMP_PREFIX, VISIBLE_TEMP_PREFIX, is_temporary
 
 logger = logging.getLogger(__name__)

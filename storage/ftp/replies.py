@@ -1,5 +1,5 @@
 """What an FTP server's replies mean: errors translated into storage.errors, listings and facts
-parsed. No sockets here; storage/ftp.py sends the commands.
+parsed. No sockets here; storage/ftp/connection.py sends the commands.
 """
 
 import ftplib

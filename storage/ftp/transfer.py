@@ -10,7 +10,7 @@ import termios
 import time
 
 from storage.errors import HostGatorBusy, HostGatorRefused
-from storage.ftp_session import REPLY_AFTER_BROKEN_DATA_SECONDS
+from storage.ftp.session import REPLY_AFTER_BROKEN_DATA_SECONDS
 
 DELIVERY_POLL_SECONDS = 0.05
 DELIVERY_WAIT_THRESHOLD = 64 * 1024  # bytes still in flight that any reply timeout covers

@@ -17,9 +17,9 @@ import threading
 import time
 
 from storage.errors import HostGatorBusy, HostGatorError, TransferDeadlineExceeded
-from storage.ftp import FTPConnection
-from storage.ftp_config import ServerState
-from storage.ftp_replies import breaks_connection, is_retryable, translate
+from storage.ftp.config import ServerState
+from storage.ftp.connection import FTPConnection
+from storage.ftp.replies import breaks_connection, is_retryable, translate
 
 logger = logging.getLogger(__name__)
 
