@@ -8,12 +8,12 @@ what is left. A failure of the host itself stops the run: the photos not tried w
 """
 
 import logging
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from itertools import islice
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from django.db import connections
 
+from articles.batch_report import FAILED, NOT_TRIED, BatchReport, run_in_hand
 from articles.models import Photo
 from articles.photo_processing import BulkPhotoWork
 from articles.photo_renditions import complete_photo, files_missing
@@ -22,7 +22,7 @@ from storage.images import ImageRejected
 
 logger = logging.getLogger(__name__)
 
-DONE, FAILED, NOT_TRIED = "done", "failed", "not tried"
+DONE = "done"
 
 
 @dataclass
@@ -37,24 +37,12 @@ class Outcome:
 
 
 @dataclass
-class RegenerationReport:
-    outcomes: list = field(default_factory=list)
+class RegenerationReport(BatchReport):
     complete_already: int = 0  # photos that lacked nothing
-
-    def of(self, status):
-        return [outcome for outcome in self.outcomes if outcome.status == status]
 
     @property
     def files(self):
         return sum(outcome.made for outcome in self.outcomes)
-
-    @property
-    def bytes(self):
-        return sum(outcome.bytes for outcome in self.outcomes)
-
-    @property
-    def ok(self):
-        return not self.of(FAILED) and not self.of(NOT_TRIED)
 
 
 def photos_lacking_files():
@@ -101,18 +89,10 @@ def regenerate_renditions(dry_run=False, workers=2, limit=None, progress=None, p
 
     # At most ``workers`` photos in hand at once (each may hold its original and its pixels): the
     # next is taken only as one ends, so a Ctrl-C stops after the photos in hand, each recorded.
-    waiting = iter(todo)
     with BulkPhotoWork(workers, processes) as work, \
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regenerate") as executor:
-        running = {executor.submit(one, *item) for item in islice(waiting, workers)}
         try:
-            while running:
-                finished, running = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    report.outcomes.append(future.result())
-                    if progress:
-                        progress(report.outcomes[-1])
-                    running |= {executor.submit(one, *item) for item in islice(waiting, 1)}
+            run_in_hand(executor, todo, one, workers, report, progress)
         except KeyboardInterrupt:
             stop.append("interrupted")
             raise

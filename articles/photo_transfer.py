@@ -15,12 +15,12 @@ import hashlib
 import logging
 import posixpath
 import threading
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from itertools import islice
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from django.conf import settings
 
+from articles.batch_report import FAILED, NOT_TRIED, BatchReport, run_in_hand
 from articles.cleanup import every_file_name
 from articles.models import Photo
 from articles.photo_migration import PIPELINE_NAME
@@ -28,7 +28,7 @@ from storage.errors import HOST_WIDE, HostGatorError
 
 logger = logging.getLogger(__name__)
 
-COPIED, ALREADY_THERE, MISSING, FAILED, NOT_TRIED = "copied", "already there", "missing", "failed", "not tried"
+COPIED, ALREADY_THERE, MISSING = "copied", "already there", "missing"
 
 
 @dataclass
@@ -42,24 +42,12 @@ class Outcome:
 
 
 @dataclass
-class TransferReport:
-    outcomes: list = field(default_factory=list)
-
-    def of(self, status):
-        return [outcome for outcome in self.outcomes if outcome.status == status]
+class TransferReport(BatchReport):
+    """Missing files are reported, not failures: no run can copy what the source lacks."""
 
     @property
     def files(self):
         return sum(outcome.files for outcome in self.outcomes)
-
-    @property
-    def bytes(self):
-        return sum(outcome.bytes for outcome in self.outcomes)
-
-    @property
-    def ok(self):
-        """Missing files are reported, not failures: no run can copy what the source lacks."""
-        return not self.of(FAILED) and not self.of(NOT_TRIED)
 
 
 class Listings:
@@ -150,19 +138,9 @@ def transfer_photos(source, destination, dry_run=False, workers=4, limit=None, p
         report.outcomes.append(outcome)
         if progress:
             progress(outcome)
-    todo = iter(photos_to_copy()[:limit] if limit else photos_to_copy())
+    photos = photos_to_copy()[:limit] if limit else photos_to_copy()
     # At most ``workers`` photos in hand (each holds its files' bytes): a Ctrl-C stops after them.
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="transfer") as executor:
-        def start(count):
-            return {executor.submit(transfer.copy, Outcome(label, name), names)
-                    for label, name, names in islice(todo, count)}
-
-        running = start(workers)
-        while running:
-            finished, running = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                report.outcomes.append(future.result())
-                if progress:
-                    progress(report.outcomes[-1])
-            running |= start(len(finished))
+        run_in_hand(executor, ((Outcome(label, name), names) for label, name, names in photos), transfer.copy,
+                    max(1, workers), report, progress)
     return report

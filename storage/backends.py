@@ -24,20 +24,20 @@ from django.utils import timezone
 from storages.backends.ftp import FTPStorage
 from storages.base import BaseStorage
 
-from storage.errors import HostGatorRefused, UnsafeName
+from storage.errors import HostGatorRefused
 from storage.ftp.config import FTPConfig
 from storage.ftp.pool import FTPPool
-from storage.names import CONTROL_CHARACTERS, check_safe_name, is_temporary, public_url
+from storage.names import CONTROL_CHARACTERS, is_temporary
+from storage.photo_store import PhotoStore
 
 # Photos are small; a download bigger than this spills from memory to a temporary file.
 SPOOL_MAX_BYTES = 8 * 1024 * 1024
-MAX_ALTERNATIVE_NAMES = 100
 
 _live_storages = weakref.WeakSet()
 _pool_creation = threading.Lock()
 
 
-class HostGatorStorage(FTPStorage):
+class HostGatorStorage(PhotoStore, FTPStorage):
     """Configured from settings.HOSTGATOR_FTP (the HOSTGATOR_* environment variables); keyword
     arguments with the same names in lower case override single values (tests, scripts)."""
 
@@ -118,15 +118,6 @@ class HostGatorStorage(FTPStorage):
     def relative_name(self, path):
         return posixpath.relpath(path, self.remote_dir)
 
-    def check_writable_name(self, name):
-        try:
-            return check_safe_name(name)
-        except UnsafeName as unsafe:
-            raise SuspiciousFileOperation(f"Refused to store '{name}': {unsafe}") from None
-
-    def url(self, name):
-        return public_url(self.base_url, name)
-
     # --- reading --------------------------------------------------------------------------------
     def stat(self, name):
         path = self.remote_path(name)
@@ -183,13 +174,8 @@ class HostGatorStorage(FTPStorage):
     def save(self, name, content, max_length=None):
         """Like Storage.save, but the free-name check rides in the upload's own round trips
         (checked right before the atomic rename) instead of a separate exists() first."""
-        if name is None:
-            name = content.name
-        if not hasattr(content, "chunks"):
-            content = File(content, name)
-        name = self.check_writable_name(str(name))
-        validate_file_name(name, allow_relative_path=True)
-        names = self._candidate_names(name, max_length)
+        name, content = self.writable(name, content)
+        names = self.candidate_names(name, max_length)
         first = next(names, None)
         if first is None:
             raise SuspiciousFileOperation(f"No name of at most {max_length} characters is left for '{name}'")
@@ -202,23 +188,6 @@ class HostGatorStorage(FTPStorage):
 
     def _save(self, name, content):
         return self.save(name, content)
-
-    def _candidate_names(self, name, max_length):
-        """The name itself (if short enough), then Django's alternatives (name_XXXXXXX.ext)."""
-        if not max_length or len(name) <= max_length:
-            yield name
-        folder, file_name = posixpath.split(name)
-        extension = "".join(PurePosixPath(file_name).suffixes)
-        root = file_name.removesuffix(extension)
-        for _ in range(MAX_ALTERNATIVE_NAMES):
-            candidate = posixpath.join(folder, self.get_alternative_name(root, extension))
-            excess = len(candidate) - max_length if max_length else 0
-            if excess > 0:
-                root = root[:-excess]
-                if not root:
-                    return
-                candidate = posixpath.join(folder, self.get_alternative_name(root, extension))
-            yield candidate
 
     def save_many(self, files):
         """Upload {name: bytes} in parallel (up to the pool's connections), each atomically, all

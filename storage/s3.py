@@ -20,7 +20,6 @@ The secret key is only ever handed to boto3: never in an error, a log line or ``
 import base64
 import hashlib
 import io
-import posixpath
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -30,21 +29,20 @@ from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files import File
-from django.core.files.utils import validate_file_name
 from django.utils import timezone
 from storages.backends.s3 import S3Storage
 
-from storage.errors import HostGatorRefused, UnsafeName
-from storage.names import check_safe_name, content_type_of, public_url
+from storage.errors import HostGatorRefused
+from storage.names import content_type_of
+from storage.photo_store import PhotoStore
 from storage.s3_errors import call_with_deadline, is_name_taken
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"  # names carry the content hash: never changes
-MAX_ALTERNATIVE_NAMES = 100
 DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
 _creation = threading.Lock()
 
 
-class PhotoS3Storage(S3Storage):
+class PhotoS3Storage(PhotoStore, S3Storage):
     """Configured from settings.PHOTO_S3 (the AWS_* and PHOTO_PUBLIC_URL environment variables);
     keyword arguments with django-storages' names override single values (tests, scripts)."""
 
@@ -109,18 +107,9 @@ class PhotoS3Storage(S3Storage):
         return call_with_deadline(self.executor, operation, name, work, self.transfer_timeout)
 
     # --- names ----------------------------------------------------------------------------------
-    def check_writable_name(self, name):
-        try:
-            return check_safe_name(name)
-        except UnsafeName as unsafe:
-            raise SuspiciousFileOperation(f"Refused to store '{name}': {unsafe}") from None
-
     def key(self, name):
         """The object key of a name read from the database (refuses what would leave the folder)."""
         return self._normalize_name(str(name).replace("\\", "/"))
-
-    def url(self, name):
-        return public_url(self.base_url, name)
 
     # --- reading --------------------------------------------------------------------------------
     def head(self, name):
@@ -202,16 +191,11 @@ class PhotoS3Storage(S3Storage):
     def save(self, name, content, max_length=None):
         """Like Storage.save, never replacing a file: the store itself decides whether the name is
         free, in the PUT (no HEAD first, no window between a check and the write)."""
-        if name is None:
-            name = content.name
-        if not hasattr(content, "chunks"):
-            content = File(content, name)
-        name = self.check_writable_name(str(name))
-        validate_file_name(name, allow_relative_path=True)
+        name, content = self.writable(name, content)
         if hasattr(content, "seek"):
             content.seek(0)
         data = b"".join(content.chunks())
-        for candidate in self._candidate_names(name, max_length):
+        for candidate in self.candidate_names(name, max_length):
             try:
                 return self.put(candidate, data, only_if_absent=True)
             except HostGatorRefused as refused:
@@ -221,20 +205,6 @@ class PhotoS3Storage(S3Storage):
 
     def _save(self, name, content):
         return self.save(name, content)
-
-    def _candidate_names(self, name, max_length):
-        if not max_length or len(name) <= max_length:
-            yield name
-        folder, file_name = posixpath.split(name)
-        root, extension = posixpath.splitext(file_name)
-        for _ in range(MAX_ALTERNATIVE_NAMES):
-            candidate = posixpath.join(folder, self.get_alternative_name(root, extension))
-            if max_length and len(candidate) > max_length:
-                root = root[:len(root) - (len(candidate) - max_length)]
-                if not root:
-                    return
-                candidate = posixpath.join(folder, self.get_alternative_name(root, extension))
-            yield candidate
 
     def save_many(self, files):
         """Upload {name: bytes} in parallel, replacing (the names carry a content hash). Raises the

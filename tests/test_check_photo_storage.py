@@ -1,24 +1,17 @@
 """check_photo_storage on PHOTO_STORAGE=s3, against moto's S3 server: every link of the chain, what
 --fix mends, and a line that says why for each thing that is wrong."""
 
-import io
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
+from tests.commands import run_command
 from tests.s3_server import SECRET_ACCESS_KEY
 
 pytestmark = pytest.mark.django_db
 
 
 def check(*arguments):
-    output = io.StringIO()
-    try:
-        call_command("check_photo_storage", *arguments, stdout=output)
-    except CommandError as error:
-        return 1, output.getvalue() + f"CommandError: {error}"
-    return 0, output.getvalue()
+    return run_command("check_photo_storage", *arguments)
 
 
 def labels(output, status):

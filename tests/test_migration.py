@@ -20,8 +20,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import connection
 from PIL import Image
 
@@ -36,6 +34,7 @@ from articles.photo_migration import (
 )
 from storage.images import process_photo
 from storage.names import is_temporary, rendition_name
+from tests.commands import run_command
 from tests.gallery_forms import article_with_photo, shown_photo
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -181,12 +180,7 @@ def dataset(tmp_path, hostgator):
 # --- helpers --------------------------------------------------------------------------------------
 
 def migrate(*arguments):
-    output = io.StringIO()
-    try:
-        call_command("migrate_images_to_hostgator", *arguments, stdout=output)
-    except CommandError as error:
-        return 1, output.getvalue() + f"CommandError: {error}"
-    return 0, output.getvalue()
+    return run_command("migrate_images_to_hostgator", *arguments)
 
 
 def host_files(root):

@@ -8,8 +8,6 @@ from datetime import date
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import connection, connections
 from PIL import Image
 
@@ -17,6 +15,7 @@ from articles.models import Article, ArticlePhoto, PendingUpload, Photo
 from articles.photos import retry_pending_uploads
 from storage.images import photo_name, process_photo
 from storage.names import rendition_name
+from tests.commands import run_command as run_named_command
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,12 +45,7 @@ def wait(article, name, data, width, height, **fields):
 
 
 def run_command():
-    output = io.StringIO()
-    try:
-        call_command("retry_pending_uploads", stdout=output)
-    except CommandError as error:
-        return 1, output.getvalue() + f"CommandError: {error}"
-    return 0, output.getvalue()
+    return run_named_command("retry_pending_uploads")
 
 
 def renamed_to(hostgator):

@@ -3,18 +3,16 @@ byte-equal, a second run that copies nothing, a run stopped by a failing bucket 
 damaged source refused, then the pages on PHOTO_STORAGE=s3 showing every photo."""
 
 import hashlib
-import io
 import re
 import urllib.request
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.utils import timezone
 
 from articles.models import Article, ArticlePhoto, Photo
 from storage.backends import HostGatorStorage
 from storage.names import rendition_name
+from tests.commands import run_command
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,12 +22,7 @@ def photo_bytes(index):
 
 
 def run(*arguments):
-    output = io.StringIO()
-    try:
-        call_command("transfer_photos", *arguments, stdout=output)
-    except CommandError as error:
-        return 1, output.getvalue() + f"CommandError: {error}"
-    return 0, output.getvalue()
+    return run_command("transfer_photos", *arguments)
 
 
 def make_photos(hostgator, count=6):
