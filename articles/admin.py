@@ -10,7 +10,7 @@ from articles import (
     photo_admin,  # noqa: F401 -- registers the photo library
     photos,
 )
-from articles.admin_messages import waiting_message
+from articles.admin_messages import store_says_nothing, store_short, waiting_message
 from articles.forms import ArticleAdminForm, PlacementForm, checked_photo
 from articles.models import Article, ArticlePhoto, PendingUpload
 from storage.images import ImageRejected
@@ -40,7 +40,7 @@ class ArticlePhotoInline(admin.TabularInline):
             return "—"
         photo = placement.photo
         if not photo.on_store:  # no file to show yet: an <img> would be a broken image
-            return format_html('<span class="photo-waiting">{}</span>', "⏳ en attente d'envoi à HostGator")
+            return format_html('<span class="photo-waiting">{}</span>', f"⏳ en attente d'envoi vers {store_short()}")
         return format_html('<img src="{}" alt="" class="photo-preview" data-focal-x="{}" data-focal-y="{}">'
                            '<span class="photo-waiting"></span>', photo.thumbnail_url, photo.focal_x, photo.focal_y)
 
@@ -85,7 +85,7 @@ class ArticleAdmin(admin.ModelAdmin):
         # From the gallery's prefetch: a photo not on the store yet is one whose bytes wait.
         if any(not placement.photo.on_store for placement in article.placements.all()):
             return format_html('{} · <span class="photo-pending" title="{}">⏳ en attente d\'envoi</span>', shown,
-                               "HostGator ne répondait pas ; les photos seront envoyées automatiquement.")
+                               f"{store_says_nothing()} ; les photos seront envoyées automatiquement.")
         return shown
 
     def save_model(self, request, obj, form, change):
@@ -145,6 +145,6 @@ class PendingUploadAdmin(admin.ModelAdmin):
     def retry_now(self, request, queryset):
         report = photos.retry_pending_uploads()
         if report.pushed:
-            messages.success(request, f"{len(report.pushed)} photo(s) envoyée(s) à HostGator.")
+            messages.success(request, f"{len(report.pushed)} photo(s) envoyée(s) vers {store_short()}.")
         if report.failed:
-            messages.warning(request, f"{len(report.failed)} photo(s) toujours en attente : HostGator ne répond pas.")
+            messages.warning(request, f"{len(report.failed)} photo(s) toujours en attente : {store_says_nothing()}.")

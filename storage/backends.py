@@ -41,6 +41,11 @@ class HostGatorStorage(PhotoStore, FTPStorage):
     """Configured from settings.HOSTGATOR_FTP (the HOSTGATOR_* environment variables); keyword
     arguments with the same names in lower case override single values (tests, scripts)."""
 
+    place = "l'hébergement des photos (HostGator)"
+    short = "HostGator"
+    when_full = ("dans cPanel, « Utilisation du disque » montre ce qui occupe la place (ou demandez plus "
+                 "d'espace à HostGator)")
+
     def __init__(self, **overrides):
         # FTPStorage.__init__ wants a location URL with the password inside; we keep settings apart.
         BaseStorage.__init__(self, **overrides)

@@ -28,7 +28,13 @@ MAX_ALTERNATIVE_NAMES = 100
 
 class PhotoStore:
     """Mixin for the Django storages of the photo stores. Their settings give ``base_url``; no
-    default here: django-storages' BaseStorage sets only the settings a class does not define."""
+    default here: django-storages' BaseStorage sets only the settings a class does not define.
+    What editors read of the store, in French: ``place`` (« l'hébergement des photos (HostGator) »),
+    ``short`` (« HostGator »), ``when_full`` (what to do once it is full)."""
+
+    place = "le stockage des photos"
+    short = "le stockage des photos"
+    when_full = "demandez plus d'espace à qui le gère"
 
     def check_writable_name(self, name):
         try:

@@ -46,6 +46,10 @@ class PhotoS3Storage(PhotoStore, S3Storage):
     """Configured from settings.PHOTO_S3 (the AWS_* and PHOTO_PUBLIC_URL environment variables);
     keyword arguments with django-storages' names override single values (tests, scripts)."""
 
+    place = "le stockage des photos (S3)"
+    short = "le stockage S3"
+    when_full = "dans la console du fournisseur (R2, B2, S3), augmentez le quota du bucket"
+
     def __init__(self, **overrides):
         super().__init__(**overrides)
         self._client = self._executor = None

@@ -2,6 +2,7 @@
 store (``photo_store``: a real FTP server on loopback, then moto's S3 server); the store "down" is
 the FTP server stopped, or the bucket answering 503."""
 
+import html
 import io
 import stat
 import urllib.request
@@ -143,6 +144,8 @@ def test_host_down_keeps_the_photo_and_retry_publishes_it(editor_client, client,
                                   article_form(photo=upload("a.jpg", jpeg_bytes())), follow=True)
     assert response.status_code == 200
     assert "sera publiée automatiquement" in response.content.decode()
+    place = {"hostgator": "l'hébergement des photos (HostGator)", "s3": "le stockage des photos (S3)"}[photo_store.kind]
+    assert f"mais {place} ne répond pas" in html.unescape(response.content.decode())  # the store editors have
     article = Article.objects.get()
     assert shown_photo(article) is None
     pending = PendingUpload.objects.get()
