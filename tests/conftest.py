@@ -11,7 +11,8 @@
 - ``pure_ftpd``: a factory starting Debian's Pure-FTPd as cPanel runs it (tests/pureftpd.py).
 - ``photo_store``: each store the photos may live on, in turn (parametrised: "hostgator", then "s3"), with
   one interface for the tests: ``kind``, ``public_url``, ``files()`` (names, default images left out),
-  ``read(name)``, ``down()`` / ``up()`` (the FTP server stopped; the bucket answering 503 to everything).
+  ``read(name)``, ``forget()`` then ``downloads()`` / ``uploads()`` (files read, written since), ``down()`` /
+  ``up()`` (the FTP server stopped; the bucket answering 503 to everything).
 - ``s3``: an empty bucket on moto's S3 server (tests/s3_server.py), ``settings.PHOTO_S3`` pointed at it and
   PHOTO_STORAGE=s3 (the default storage is then a PhotoS3Storage). Attributes: ``bucket``, ``settings``,
   ``public_url``, ``server`` (``faults``, ``requests_of()``), ``requests()``, ``keys()``, ``head(key)``.
@@ -175,6 +176,15 @@ class HostGatorStore:
     def read(self, name):
         return (self.server.root / name).read_bytes()
 
+    def forget(self):
+        self.server.forget_commands()
+
+    def downloads(self):
+        return self.server.verbs().count("RETR")
+
+    def uploads(self):
+        return self.server.verbs().count("STOR")
+
     def down(self):
         self.server.stop()
 
@@ -196,6 +206,15 @@ class S3Store:
 
     def read(self, name):
         return self.bucket.read(name)
+
+    def forget(self):
+        self.bucket.server.forget()
+
+    def downloads(self):
+        return len([request for request in self.bucket.requests() if request.method == "GET" and request.key])
+
+    def uploads(self):
+        return len([request for request in self.bucket.requests() if request.method == "PUT"])
 
     def down(self):
         self.bucket.faults.reply("*", 503, "ServiceUnavailable", times=None)

@@ -14,7 +14,6 @@ from articles.models import Photo
 from articles.photo_processing import process_upload
 from articles.photo_renditions import files_missing
 from articles.photos import store_photo
-from tests.test_photos import files_on_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,10 +26,9 @@ def photo_bytes(index, size=(1000, 750)):
     return buffer.getvalue()
 
 
-@pytest.fixture
-def old_store(hostgator):
+def old_photos():
     """Four photos as the first site left them: the original and its 480 and 1024 px JPEG copies
-    (1024 only when narrower), Photo.files saying so (migration 0007)."""
+    (1024 only when narrower), Photo.files saying so (migration 0007), on the default storage."""
     photos = []
     for index, size in enumerate([(1000, 750), (1200, 900), (800, 600), (1600, 1200)]):
         photo, _ = store_photo(process_upload(photo_bytes(index, size), f"p{index}.jpg"), f"photo-{index}")
@@ -38,6 +36,16 @@ def old_store(hostgator):
     for photo in photos:
         assert set(photo.files) == {"jpg"} and files_missing(photo)
     return photos
+
+
+@pytest.fixture
+def old_store(hostgator):
+    return old_photos()
+
+
+@pytest.fixture
+def old_store_anywhere(photo_store):
+    return old_photos()
 
 
 def run(*args):
@@ -50,33 +58,34 @@ def every_missing(photos):
     return {photo.pk: files_missing(Photo.objects.get(pk=photo.pk)) for photo in photos}
 
 
-def test_everything_new_lands_and_a_second_run_uploads_nothing(old_store, hostgator):
-    before = set(files_on_server(hostgator.root))
+def test_everything_new_lands_and_a_second_run_uploads_nothing(old_store_anywhere, photo_store):
+    old_store = old_store_anywhere
+    before = set(photo_store.files())
     expected_new = sum(len(missing) for missing in every_missing(old_store).values())
     assert expected_new == 2 * (6 + 7 + 5 + 8) + 4 + 4 + 3 + 5  # AVIF, WebP at every width; the new JPEG widths
 
     output = run("--dry-run")
     assert f"DRY RUN — nothing changed. 4 photos would get {expected_new} files" in output
-    assert set(files_on_server(hostgator.root)) == before
+    assert set(photo_store.files()) == before
 
-    hostgator.forget_commands()
+    photo_store.forget()
     output = run("--workers", "3")
     assert f"4 photos completed ({expected_new} files" in output and "0 failed" in output
-    assert hostgator.verbs().count("RETR") == 4  # each original downloaded once
-    after = set(files_on_server(hostgator.root))
+    assert photo_store.downloads() == 4  # each original downloaded once
+    after = set(photo_store.files())
     assert len(after - before) == expected_new and before <= after
     assert every_missing(old_store) == {photo.pk: set() for photo in old_store}
     full_widths = {photo.name.rsplit(".", 1)[0]: photo.width for photo in old_store}
     for name in after - before:  # each new file decodes, in its format, at the width its name says
-        image = Image.open(hostgator.root / name)
+        image = Image.open(io.BytesIO(photo_store.read(name)))
         stem, extension = name.rsplit(".", 1)
         assert image.format == {"avif": "AVIF", "webp": "WEBP", "jpg": "JPEG"}[extension], name
         assert stem.endswith(f"-{image.width}w") or full_widths[stem] == image.width, name
 
-    hostgator.forget_commands()
+    photo_store.forget()
     output = run()
     assert "0 photos completed (0 files" in output and "4 had them all already" in output
-    assert "STOR" not in hostgator.verbs() and "RETR" not in hostgator.verbs()
+    assert photo_store.uploads() == 0 and photo_store.downloads() == 0
 
 
 def test_an_interrupted_run_resumes_where_it_stopped(old_store, hostgator, monkeypatch):

@@ -1,6 +1,7 @@
 """PhotoS3Storage against a real S3 API server on loopback (moto's server mode, tests/s3_server.py):
 the contract the photo pipeline uses on HostGator, and faults injected in the server."""
 
+import logging
 import time
 import urllib.request
 
@@ -168,3 +169,13 @@ def test_an_unreachable_bucket_saves_the_article_and_the_photo_waits(editor_clie
     assert response.status_code == 200 and "sera publiée automatiquement" in response.content.decode()
     assert Article.objects.count() == 1 and PendingUpload.objects.count() == 1
     assert s3.keys() == []
+
+
+def test_the_secret_key_never_reaches_a_log_line_even_botocores_debug(storage, s3, caplog):
+    caplog.set_level(logging.DEBUG)
+    storage.save("match.jpg", ContentFile(JPEG))
+    s3.faults.reply("PUT", 500, "InternalError", times=None)
+    with pytest.raises(HOST_WIDE):
+        storage.save_many({"again.jpg": JPEG})
+    assert "InternalError" in caplog.text and "match.jpg" in caplog.text  # botocore did log the requests
+    assert SECRET_ACCESS_KEY not in caplog.text
