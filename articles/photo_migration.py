@@ -176,7 +176,7 @@ class Migration:
         outcome.detail = str(local) if new == own_name else f"{local}, the same photo as {new}"
         if not self.dry_run:
             # Verified on the way: each file is renamed into place only once the server reports the
-            # size that was sent (storage/ftp/connection.py, upload_atomically), so no second look is needed.
+            # size that was sent (storage/ftp/upload.py, upload_atomically), so no second look is needed.
             with self.uploading:
                 self.storage.save_many(photo_files(new, processed.original.data, processed.renditions))
         outcome.status = MIGRATED

@@ -1,7 +1,7 @@
 """HostGatorStorage: Django's default storage, every photo on HostGator by FTP(S).
 
 A subclass of django-storages' FTPStorage that keeps its place in Django (settings, deconstruct,
-the Storage API) and replaces what it cannot do on a shared host: see storage/ftp/connection.py for the
+the Storage API) and replaces what it cannot do on a shared host: see storage/ftp/ for the
 transport (verified TLS, timeouts, a thread-safe pool, retries, atomic uploads) and DESIGN.md.
 """
 

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from articles.models import PendingUpload
 from storage.health import check_hostgator
-from storage.health_s3 import check_s3
+from storage.health.s3 import check_s3
 
 
 class Command(BaseCommand):

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from storage.ftp.replies import RemoteFile, parse_ftp_time, translate
-from storage.health_photo_chain import PROBE_PREFIX
-from storage.health_report import FAILED, OK, WARNING, reason
+from storage.health.photo_chain import PROBE_PREFIX
+from storage.health.report import FAILED, OK, WARNING, reason
 from storage.names import is_temporary
 from storage.shipped import GUARD_NAME
 

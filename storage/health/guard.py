@@ -23,10 +23,10 @@ import secrets
 
 from storage.errors import HostGatorFull
 from storage.ftp.replies import translate
-from storage.health_http import get
-from storage.health_photo_chain import PROBE_PREFIX, probe_jpeg
-from storage.health_remote import read_remote_file, store_once
-from storage.health_report import FAILED, NOT_CHECKED, OK, WARNING, reason
+from storage.health.http import get
+from storage.health.photo_chain import PROBE_PREFIX, probe_jpeg
+from storage.health.remote import read_remote_file, store_once
+from storage.health.report import FAILED, NOT_CHECKED, OK, WARNING, reason
 from storage.shipped import GUARD_NAME
 
 SCRIPT_SUFFIXES = (".php", ".php.jpg", ".phtml", ".php7")

@@ -8,7 +8,7 @@ import ssl
 from storage.errors import HostGatorError, HostGatorTLSError
 from storage.ftp.connection import FTPConnection
 from storage.ftp.replies import quota_use_percent, translate
-from storage.health_report import FAILED, OK, WARNING, reason
+from storage.health.report import FAILED, OK, WARNING, reason
 
 
 def connect_and_log_in(config, out):

@@ -12,8 +12,8 @@ from django.core.files.base import ContentFile
 
 from storage.errors import HostGatorError
 from storage.ftp.replies import translate
-from storage.health_http import fetch, http_reason
-from storage.health_report import FAILED, OK, WARNING, reason
+from storage.health.http import fetch, http_reason
+from storage.health.report import FAILED, OK, WARNING, reason
 from storage.names import VISIBLE_TEMP_PREFIX
 
 PROBE_PREFIX = "cmtch-probe-"

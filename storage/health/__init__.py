@@ -4,19 +4,21 @@ because an earlier link failed); the labels are those of README.md's troubleshoo
 says how to fix each ✗.
 
 Links, in order, each in the module named after its job:
-- health_login: connect (DNS + TCP), TLS certificate, login;
-- health_photo_chain: folder, folder writable, probe upload (through HostGatorStorage.save, the path
+- login: connect (DNS + TCP), TLS certificate, login;
+- photo_chain: folder, folder writable, probe upload (through HostGatorStorage.save, the path
   every photo takes), mode 644, public URL (the probe fetched back byte-equal), probe deleted, the
   default images over FTP and HTTP, pending uploads;
-- health_tree (the photo tree listed once): temporary files, and later stray .htaccess;
-- health_guard: the .htaccess guard's bytes, then its effect over HTTP (guard effect, nosniff);
-- health_confinement: whether the FTP account can write outside the photo folder.
+- tree (the photo tree listed once): temporary files, and later stray .htaccess;
+- guard: the .htaccess guard's bytes, then its effect over HTTP (guard effect, nosniff);
+- confinement: whether the FTP account can write outside the photo folder.
+(report.py: the lines and the recorder; http.py and remote.py: what they share. s3.py: the same
+chain on PHOTO_STORAGE=s3, for check_photo_storage.)
 
 ``fix=True`` uploads missing default images and the guard (through the transport: the storage refuses
 .svg and dot files on purpose), deletes old temporary files and stray .htaccess files.
 
 The password is never printed: messages come from storage.errors, which never hold it, and every
-line is scrubbed once more before it leaves (health_report.Recorder).
+line is scrubbed once more before it leaves (report.Recorder).
 """
 
 from pathlib import Path
@@ -24,12 +26,12 @@ from pathlib import Path
 from django.core.files.storage import default_storage
 
 from storage.ftp.replies import translate
-from storage.health_confinement import check_confinement
-from storage.health_guard import check_guard, check_guard_effect
-from storage.health_login import connect_and_log_in
-from storage.health_photo_chain import check_default_images, check_folder, check_pending, check_probe
-from storage.health_report import FAILED, Recorder, reason
-from storage.health_tree import check_leftovers, check_stray_configs, walk_photo_tree
+from storage.health.confinement import check_confinement
+from storage.health.guard import check_guard, check_guard_effect
+from storage.health.login import connect_and_log_in
+from storage.health.photo_chain import check_default_images, check_folder, check_pending, check_probe
+from storage.health.report import FAILED, Recorder, reason
+from storage.health.tree import check_leftovers, check_stray_configs, walk_photo_tree
 from storage.shipped import DEFAULT_IMAGES_DIR, GUARD_FILE
 
 __all__ = ["DEFAULT_IMAGES_DIR", "GUARD_FILE", "check_hostgator"]

@@ -11,9 +11,9 @@ import posixpath
 import secrets
 
 from storage.errors import HostGatorRefused
-from storage.health_photo_chain import PROBE_PREFIX
-from storage.health_remote import store_once
-from storage.health_report import FAILED, OK, WARNING, reason
+from storage.health.photo_chain import PROBE_PREFIX
+from storage.health.remote import store_once
+from storage.health.report import FAILED, OK, WARNING, reason
 
 LABEL = "FTP confinement"
 ADVICE = "use a cPanel FTP account confined to the photo folder (README.md, « A confined FTP account »)"

@@ -12,9 +12,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.base import ContentFile
 
-from storage.health_http import get, http_reason
-from storage.health_photo_chain import PROBE_PREFIX, check_pending, probe_jpeg
-from storage.health_report import FAILED, OK, WARNING, Recorder, reason
+from storage.health.http import get, http_reason
+from storage.health.photo_chain import PROBE_PREFIX, check_pending, probe_jpeg
+from storage.health.report import FAILED, OK, WARNING, Recorder, reason
 from storage.names import content_type_of
 from storage.s3 import CACHE_CONTROL
 from storage.s3_errors import call_with_deadline
