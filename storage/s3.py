@@ -32,7 +32,7 @@ from django.core.files import File
 from django.utils import timezone
 from storages.backends.s3 import S3Storage
 
-from storage.errors import HostGatorRefused
+from storage.errors import HostGatorError, HostGatorRefused
 from storage.names import content_type_of
 from storage.photo_store import PhotoStore
 from storage.s3_errors import call_with_deadline, is_name_taken
@@ -53,6 +53,7 @@ class PhotoS3Storage(PhotoStore, S3Storage):
     def __init__(self, **overrides):
         super().__init__(**overrides)
         self._client = self._executor = None
+        self.conditional_puts = True  # until the store answers 501 to If-None-Match
         self.client_config = Config(
             connect_timeout=self.timeout, read_timeout=self.timeout,
             retries={"total_max_attempts": 3, "mode": "standard"},
@@ -193,18 +194,27 @@ class PhotoS3Storage(PhotoStore, S3Storage):
         return name
 
     def save(self, name, content, max_length=None):
-        """Like Storage.save, never replacing a file: the store itself decides whether the name is
-        free, in the PUT (no HEAD first, no window between a check and the write)."""
+        """Like Storage.save, never replacing a file: a name found taken (HEAD) is skipped, and the
+        PUT itself is conditional (If-None-Match: *), so two saves racing for one name cannot both
+        take it. A store that does not implement conditional PUTs (501) gets plain ones from then
+        on, the HEAD still guarding (the site's own photos carry a content hash: a race there is the
+        same bytes)."""
         name, content = self.writable(name, content)
         if hasattr(content, "seek"):
             content.seek(0)
         data = b"".join(content.chunks())
         for candidate in self.candidate_names(name, max_length):
+            if self.head(candidate) is not None:
+                continue
             try:
-                return self.put(candidate, data, only_if_absent=True)
-            except HostGatorRefused as refused:
-                if not is_name_taken(refused):
+                return self.put(candidate, data, only_if_absent=self.conditional_puts)
+            except HostGatorError as refused:
+                if is_name_taken(refused):
+                    continue
+                if refused.code != "501" or not self.conditional_puts:
                     raise
+            self.conditional_puts = False
+            return self.put(candidate, data)
         raise SuspiciousFileOperation(f"No free name of at most {max_length} characters is left for '{name}'")
 
     def _save(self, name, content):

@@ -11,7 +11,7 @@ from django.core.files.base import ContentFile
 from storage.backends import HostGatorStorage
 from storage.embedded import EmbeddedHostGator
 from storage.embedded_state import EmbeddedState, prepare_photo_folder
-from storage.health_http import fetch
+from storage.health.http import fetch
 from tests.ftp_servers import ConfinedHostGator
 from tests.hostgator_check_runs import LINKS, NOT_CONFINED, photo_files
 

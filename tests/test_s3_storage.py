@@ -179,3 +179,16 @@ def test_the_secret_key_never_reaches_a_log_line_even_botocores_debug(storage, s
         storage.save_many({"again.jpg": JPEG})
     assert "InternalError" in caplog.text and "match.jpg" in caplog.text  # botocore did log the requests
     assert SECRET_ACCESS_KEY not in caplog.text
+
+
+def test_a_store_without_conditional_puts_still_never_replaces_a_file(storage, s3):
+    """Some S3-compatible stores answer 501 to If-None-Match: save() goes on with plain PUTs, the
+    HEAD before each still keeping taken names."""
+    storage.save("match.jpg", ContentFile(b"first"))
+    s3.faults.reply("PUT", 501, "NotImplemented", times=1)
+    second = storage.save("other.jpg", ContentFile(b"second"))
+    third = storage.save("match.jpg", ContentFile(b"third"))
+    assert second == "other.jpg" and third != "match.jpg"
+    assert s3.read("match.jpg") == b"first" and s3.read(second) == b"second" and s3.read(third) == b"third"
+    assert [request.headers.get("if-none-match") for request in s3.requests() if request.method == "PUT"] == [
+        "*", "*", None, None]
