@@ -16,7 +16,7 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
 from articles.models import ArticlePhoto, Photo
-from storage.errors import HostGatorError
+from storage.errors import StoreError
 from storage.names import rendition_name
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def delete_photo_files(name):
         return
     try:
         default_storage.delete_many(names)
-    except HostGatorError as error:
+    except StoreError as error:
         # An orphan file on the host costs a few KB; failing the editor's save would cost more.
         logger.warning("Old photo %s not deleted from HostGator: %s", name, error)
 

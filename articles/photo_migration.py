@@ -26,8 +26,7 @@ from articles.models import Article, ArticlePhoto, Photo
 from articles.photo_processing import BulkPhotoWork
 from articles.photos import files_record, photo_files, placeholder_fields
 from storage.backends import HostGatorStorage
-from storage.errors import HOST_WIDE, HostGatorError
-from storage.ftp.config import HOST_CONNECTIONS_PER_IP
+from storage.errors import HOST_WIDE, StoreError
 from storage.images import ImageRejected, photo_name
 
 logger = logging.getLogger(__name__)
@@ -144,7 +143,7 @@ class Migration:
         except HOST_WIDE as error:
             self.host_failure = self.host_failure or error
             outcome.detail = str(error)
-        except (HostGatorError, OSError) as error:
+        except (StoreError, OSError) as error:
             outcome.detail = str(error)
         except Exception as error:  # one odd row must not stop the others
             logger.exception("Photo %s (%s) could not be migrated", photo_id, value)
@@ -269,7 +268,7 @@ def migrate_images(sources=None, dry_run=False, workers=4, limit=None, progress=
     workers = max(1, workers)
     sources = [Path(source) for source in (sources or default_sources())]
     names = PhotoNames(Photo.objects.values_list("name", flat=True))
-    storage = HostGatorStorage(max_connections=min(workers, HOST_CONNECTIONS_PER_IP))
+    storage = HostGatorStorage(max_connections=min(workers, HostGatorStorage.most_connections))
     work = BulkPhotoWork(workers, processes)
     migration = Migration(storage, sources, dry_run, names, work, uploads_at_once=workers)
     report = MigrationReport()

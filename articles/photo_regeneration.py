@@ -17,7 +17,7 @@ from articles.batch_report import FAILED, NOT_TRIED, BatchReport, run_in_hand
 from articles.models import Photo
 from articles.photo_processing import BulkPhotoWork
 from articles.photo_renditions import complete_photo, files_missing
-from storage.errors import HOST_WIDE, HostGatorError
+from storage.errors import HOST_WIDE, StoreError
 from storage.images import ImageRejected
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def regenerate_renditions(dry_run=False, workers=2, limit=None, progress=None, p
         except HOST_WIDE as error:
             stop.append(error)
             outcome.detail = str(error)
-        except (HostGatorError, ImageRejected, OSError) as error:
+        except (StoreError, ImageRejected, OSError) as error:
             outcome.detail = getattr(error, "message", None) or str(error)
         except Exception as error:  # one odd photo must not stop the others
             logger.exception("Photo %s: its renditions could not be made", photo.name)

@@ -46,7 +46,7 @@ def complete_photo(photo, original=None, dry_run=False, work=None):
     """Make, upload and record what ``photo`` lacks. ``original``: its bytes, when the caller has
     them (else they are downloaded from the store, once). ``work``: the BulkPhotoWork that makes
     the files (default: this thread, one photo's pixels at a time per process, as for uploads).
-    Returns a Completion (made=0: nothing was missing). Raises the storage's errors (HostGatorError)
+    Returns a Completion (made=0: nothing was missing). Raises the storage's errors (StoreError)
     and ImageRejected for an unreadable original; nothing is recorded then."""
     missing = files_missing(photo)
     if not missing or dry_run:

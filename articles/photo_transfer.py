@@ -24,7 +24,7 @@ from articles.batch_report import FAILED, NOT_TRIED, BatchReport, run_in_hand
 from articles.cleanup import every_file_name
 from articles.models import Photo
 from articles.photo_migration import PIPELINE_NAME
-from storage.errors import HOST_WIDE, HostGatorError
+from storage.errors import HOST_WIDE, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class PhotoTransfer:
         except HOST_WIDE as error:
             self.host_failure = self.host_failure or error
             outcome.detail = str(error)
-        except (HostGatorError, OSError, ValueError) as error:
+        except (StoreError, OSError, ValueError) as error:
             outcome.detail = str(error)
         except Exception as error:  # one odd photo must not stop the others
             logger.exception("%s (%s) could not be copied", outcome.label, outcome.name)

@@ -28,7 +28,7 @@ from django.utils import timezone
 from articles.cleanup import delete_photo_files
 from articles.models import ArticlePhoto, PendingUpload, Photo, extension_of
 from articles.rendition_queue import make_the_other_files
-from storage.errors import HOST_WIDE, HostGatorError, HostGatorFull
+from storage.errors import HOST_WIDE, StoreError, StoreFull
 from storage.images import make_renditions, photo_name
 from storage.names import rendition_name
 
@@ -42,11 +42,11 @@ PENDING = "pending"
 @dataclass(frozen=True)
 class Outcome:
     state: str  # UPLOADED or PENDING
-    error: HostGatorError | None = None
+    error: StoreError | None = None
 
     @property
     def host_full(self):
-        return isinstance(self.error, HostGatorFull)
+        return isinstance(self.error, StoreFull)
 
 
 def photo_files(name, original, renditions):
@@ -226,10 +226,10 @@ def push_pending(row, renditions=None):
             renditions = make_renditions(original, settings.PHOTO_WIDTHS_AT_UPLOAD)
         upload_photo_files(row.name, original, renditions)
     except Exception as error:
-        row.last_error = str(error) if isinstance(error, HostGatorError) else f"{type(error).__name__}: {error}"
+        row.last_error = str(error) if isinstance(error, StoreError) else f"{type(error).__name__}: {error}"
         PendingUpload.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1, last_error=row.last_error,
                                                        claimed_until=None)
-        if isinstance(error, HostGatorError):
+        if isinstance(error, StoreError):
             logger.warning("Photo %s waits: %s", row.name, error)
         else:
             logger.exception("Photo %s waits after an unexpected error", row.name)

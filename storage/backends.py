@@ -24,8 +24,8 @@ from django.utils import timezone
 from storages.backends.ftp import FTPStorage
 from storages.base import BaseStorage
 
-from storage.errors import HostGatorRefused
-from storage.ftp.config import FTPConfig
+from storage.errors import StoreRefused
+from storage.ftp.config import HOST_CONNECTIONS_PER_IP, FTPConfig
 from storage.ftp.pool import FTPPool
 from storage.names import CONTROL_CHARACTERS, is_temporary
 from storage.photo_store import PhotoStore
@@ -41,6 +41,7 @@ class HostGatorStorage(PhotoStore, FTPStorage):
     """Configured from settings.HOSTGATOR_FTP (the HOSTGATOR_* environment variables); keyword
     arguments with the same names in lower case override single values (tests, scripts)."""
 
+    most_connections = HOST_CONNECTIONS_PER_IP  # for all processes of one address: a bulk command's ceiling
     place = "l'hébergement des photos (HostGator)"
     short = "HostGator"
     when_full = ("dans cPanel, « Utilisation du disque » montre ce qui occupe la place (ou demandez plus "
@@ -167,7 +168,7 @@ class HostGatorStorage(PhotoStore, FTPStorage):
 
         try:
             self.pool.run("RETR", path, download)
-        except HostGatorRefused as refused:
+        except StoreRefused as refused:
             spool.close()
             if refused.code == "550":
                 raise FileNotFoundError(str(refused)) from None

@@ -1,12 +1,14 @@
-"""The one small hierarchy of errors for everything that talks to HostGator.
+"""The one small hierarchy of errors for every photo store (HostGator by FTP, an S3 bucket): the
+pipeline meets the same ones whatever the store (storage/s3_errors.py maps botocore's onto them).
 
-A message names the operation, the remote path and the server's reply; it never contains the
-password (the transport never hands the password to anything that formats text).
+A message names the protocol and operation ("FTP upload", "S3 PUT"), the remote path and the
+server's reply; it never contains the password or secret key (the transports never hand them to
+anything that formats text).
 """
 
 
-class HostGatorError(Exception):
-    """Base class: the host did not do what was asked."""
+class StoreError(Exception):
+    """Base class: the store did not do what was asked."""
 
     def __init__(self, operation, path="", reply="", detail="", protocol="FTP"):
         self.operation, self.path, self.reply, self.detail = operation, path, reply, detail
@@ -29,19 +31,19 @@ class HostGatorError(Exception):
         return self.reply[:3] if self.reply[:3].isdigit() else ""
 
 
-class HostGatorUnavailable(HostGatorError):
+class StoreUnavailable(StoreError):
     """No usable connection: refused, reset, closed, unknown host. Worth retrying later."""
 
 
-class HostGatorTimeout(HostGatorUnavailable):
+class StoreTimeout(StoreUnavailable):
     """The server accepted the connection or the command, then said nothing in time."""
 
 
-class TransferDeadlineExceeded(HostGatorTimeout):
+class TransferDeadlineExceeded(StoreTimeout):
     """Bytes were still flowing, too slowly: the whole transfer outlived HOSTGATOR_FTP_TRANSFER_TIMEOUT."""
 
 
-class HostGatorTLSError(HostGatorError):
+class StoreTLSError(StoreError):
     """The server's certificate could not be verified, or does not match the pinned fingerprint."""
 
     def __init__(self, operation, path="", reply="", detail="", reason="", protocol="FTP"):
@@ -49,20 +51,20 @@ class HostGatorTLSError(HostGatorError):
         super().__init__(operation, path, reply, detail, protocol)
 
 
-class HostGatorLoginError(HostGatorError):
+class StoreLoginError(StoreError):
     """The server refused the user name or password (530)."""
 
 
-class HostGatorRefused(HostGatorError):
+class StoreRefused(StoreError):
     """A permanent refusal (5xx): retrying the same request cannot help."""
 
 
-class HostGatorFull(HostGatorRefused):
+class StoreFull(StoreRefused):
     """No room left on the host (452/552, or a 451 write error): disk or account quota full.
     Sending the same file again cannot help until someone frees space in cPanel."""
 
 
-class HostGatorBusy(HostGatorError):
+class StoreBusy(StoreError):
     """A transient refusal (4xx, including 421 too many connections) that outlived our retries."""
 
 
@@ -73,4 +75,4 @@ class UnsafeName(ValueError):
 
 # Failures of the host itself, which every other photo would meet too: a batch (the retry queue, the
 # migration, regenerate_renditions) stops at the first one and leaves the rest to its next run.
-HOST_WIDE = (HostGatorUnavailable, HostGatorBusy, HostGatorLoginError, HostGatorTLSError, HostGatorFull)
+HOST_WIDE = (StoreUnavailable, StoreBusy, StoreLoginError, StoreTLSError, StoreFull)

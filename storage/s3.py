@@ -32,7 +32,7 @@ from django.core.files import File
 from django.utils import timezone
 from storages.backends.s3 import S3Storage
 
-from storage.errors import HostGatorError, HostGatorRefused
+from storage.errors import StoreError, StoreRefused
 from storage.names import content_type_of
 from storage.photo_store import PhotoStore
 from storage.s3_errors import call_with_deadline, is_name_taken
@@ -208,7 +208,7 @@ class PhotoS3Storage(PhotoStore, S3Storage):
                 continue
             try:
                 return self.put(candidate, data, only_if_absent=self.conditional_puts)
-            except HostGatorError as refused:
+            except StoreError as refused:
                 if is_name_taken(refused):
                     continue
                 if refused.code != "501" or not self.conditional_puts:
@@ -254,6 +254,6 @@ class PhotoS3Storage(PhotoStore, S3Storage):
                 Bucket=self.bucket_name, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True}))
             failed = [error for error in reply.get("Errors", []) if error.get("Code") != "NoSuchKey"]
             if failed:
-                raise HostGatorRefused("DELETE", failed[0].get("Key", ""), reply=failed[0].get("Code", ""),
+                raise StoreRefused("DELETE", failed[0].get("Key", ""), reply=failed[0].get("Code", ""),
                                        detail=failed[0].get("Message", ""), protocol="S3")
 

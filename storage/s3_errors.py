@@ -15,14 +15,14 @@ from botocore.exceptions import (
 )
 
 from storage.errors import (
-    HostGatorBusy,
-    HostGatorError,
-    HostGatorFull,
-    HostGatorLoginError,
-    HostGatorRefused,
-    HostGatorTimeout,
-    HostGatorTLSError,
-    HostGatorUnavailable,
+    StoreBusy,
+    StoreError,
+    StoreFull,
+    StoreLoginError,
+    StoreRefused,
+    StoreTimeout,
+    StoreTLSError,
+    StoreUnavailable,
     TransferDeadlineExceeded,
 )
 
@@ -35,8 +35,8 @@ BUSY_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExce
 
 
 def translate(error, operation, name=""):
-    """Any failure of boto3 -> one HostGatorError naming the operation, the name and the store's code."""
-    if isinstance(error, HostGatorError | FileNotFoundError) or not isinstance(error, BotoCoreError | ClientError
+    """Any failure of boto3 -> one StoreError naming the operation, the name and the store's code."""
+    if isinstance(error, StoreError | FileNotFoundError) or not isinstance(error, BotoCoreError | ClientError
                                                                                    | OSError):
         return error  # ours already, a missing file, or a bug: as it is
     if isinstance(error, ClientError):
@@ -46,31 +46,31 @@ def translate(error, operation, name=""):
         reply = f"{status} {code}".strip()
         message = str(details.get("Message", ""))
         if code in CONFIGURATION_CODES or status in {401, 403}:
-            return HostGatorLoginError(operation, name, reply, message or "check the AWS_* settings",
+            return StoreLoginError(operation, name, reply, message or "check the AWS_* settings",
                                        protocol="S3")
         if code in FULL_CODES or status == 507:
-            return HostGatorFull(operation, name, reply, "the bucket's quota is full", protocol="S3")
+            return StoreFull(operation, name, reply, "the bucket's quota is full", protocol="S3")
         if code in BUSY_CODES or status in {429, 503}:
-            return HostGatorBusy(operation, name, reply, message, protocol="S3")
+            return StoreBusy(operation, name, reply, message, protocol="S3")
         if status >= 500:
-            return HostGatorUnavailable(operation, name, reply, message, protocol="S3")
-        return HostGatorRefused(operation, name, reply, message, protocol="S3")
+            return StoreUnavailable(operation, name, reply, message, protocol="S3")
+        return StoreRefused(operation, name, reply, message, protocol="S3")
     if isinstance(error, NoCredentialsError):
-        return HostGatorLoginError(operation, name, detail="no AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
+        return StoreLoginError(operation, name, detail="no AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
                                    protocol="S3")
     if isinstance(error, SSLError):
-        return HostGatorTLSError(operation, name, detail="the store's certificate could not be verified",
+        return StoreTLSError(operation, name, detail="the store's certificate could not be verified",
                                  protocol="S3")
     if isinstance(error, ConnectTimeoutError | ReadTimeoutError | TimeoutError):
-        return HostGatorTimeout(operation, name, detail="no answer in time", protocol="S3")
+        return StoreTimeout(operation, name, detail="no answer in time", protocol="S3")
     if isinstance(error, BotoCoreError | OSError):
         # The class name and botocore's message (which names the endpoint, never a key).
-        return HostGatorUnavailable(operation, name, detail=f"{type(error).__name__}: {error}", protocol="S3")
+        return StoreUnavailable(operation, name, detail=f"{type(error).__name__}: {error}", protocol="S3")
     return error
 
 
 def is_name_taken(error):
-    return isinstance(error, HostGatorRefused) and error.reply.endswith(NAME_TAKEN)
+    return isinstance(error, StoreRefused) and error.reply.endswith(NAME_TAKEN)
 
 
 def call_with_deadline(executor, operation, name, work, seconds):

@@ -1,6 +1,7 @@
-"""A gallery's photos through the upload view, one request each, when the host goes down for some
-of them (issue 9, "Host down"): those wait, one by one, the rest show, and a retry shows the
-waiting ones in their places. (A hostile file among good ones: tests/test_admin_gallery.py.)"""
+"""A gallery's photos through the upload view, one request each, when the store goes down for some
+of them (issue 9, "Host down"; on each store: the FTP server stopped, the bucket answering 503):
+those wait, one by one, the rest show, and a retry shows the waiting ones in their places. (A
+hostile file among good ones: tests/test_admin_gallery.py.)"""
 
 import json
 
@@ -11,7 +12,7 @@ from django.urls import reverse
 from articles.models import Article, PendingUpload, Photo
 from articles.photos import retry_pending_uploads
 from tests.gallery_forms import article_form, gallery_row
-from tests.test_photos import files_on_server, jpeg_bytes
+from tests.test_photos import jpeg_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,11 +26,11 @@ def send(client, index, slug="match"):
 
 
 def test_photos_sent_while_the_host_is_down_wait_and_a_retry_shows_them_in_their_places(
-        editor_client, client, hostgator):
+        editor_client, client, photo_store):
     answers = []
     for index in range(12):
         if index == 9:
-            hostgator.stop()
+            photo_store.down()
         answers.append(send(editor_client, index))
     assert [status for status, _ in answers] == [201] * 12
     states = [answer["state"] for _, answer in answers]
@@ -51,8 +52,8 @@ def test_photos_sent_while_the_host_is_down_wait_and_a_retry_shows_them_in_their
     for photo in Photo.objects.filter(pk__in=waiting):
         assert photo.name not in page
 
-    hostgator.start()
+    photo_store.up()
     report = retry_pending_uploads()
     assert report.ok and len(report.pushed) == len(waiting)
     assert [photo.pk for photo in Article.objects.with_gallery().get().gallery] == [photo.pk for photo in photos]
-    assert len(files_on_server(hostgator.root)) == 12 * 3  # each original with its two renditions
+    assert len(photo_store.files()) == 12 * 3  # each original with its two renditions

@@ -8,7 +8,7 @@ import pytest
 from django.core.files.base import ContentFile
 
 from storage.backends import HostGatorStorage
-from storage.errors import HostGatorBusy, HostGatorFull, TransferDeadlineExceeded
+from storage.errors import StoreBusy, StoreFull, TransferDeadlineExceeded
 from storage.ftp.config import FTPConfig
 from storage.ftp.pool import FTPPool
 from storage.ftp.replies import quota_use_percent
@@ -41,7 +41,7 @@ def storage(hostgator):
 ])
 def test_a_full_host_is_said_in_full_and_not_retried(storage, hostgator, reply):
     hostgator.faults.reply("STOR", reply, times=None)
-    with pytest.raises(HostGatorFull) as failed:
+    with pytest.raises(StoreFull) as failed:
         storage.save_many({"2026/12/match-0123456789.jpg": PHOTO})
     message = str(failed.value)
     for line in reply.split("\r\n"):
@@ -63,7 +63,7 @@ def test_pure_ftpd_over_quota_says_quota_not_host_down(pure_ftpd, settings):
     storage.save_many({"small-0123456789.jpg": PHOTO})  # TLS, session reuse, rename: all fine here
     assert (server.folder / "small-0123456789.jpg").read_bytes() == PHOTO
     assert oct((server.folder / "small-0123456789.jpg").stat().st_mode & 0o777) == "0o644"
-    with pytest.raises(HostGatorFull, match="Quota exceeded"):
+    with pytest.raises(StoreFull, match="Quota exceeded"):
         storage.save_many({"big-0123456789.jpg": noise(1_500_000)})
     assert not (server.folder / "big-0123456789.jpg").exists()
     storage.disconnect()
@@ -161,7 +161,7 @@ def test_a_save_gives_up_at_its_deadline_when_the_slots_never_free(hostgator, se
     hostgator.max_sessions_per_ip = 1
     other = ftps_login(hostgator.settings)
     storage = HostGatorStorage()
-    with pytest.raises(HostGatorBusy, match="421 Too many connections"):
+    with pytest.raises(StoreBusy, match="421 Too many connections"):
         storage.save_many({"never-0123456789.jpg": PHOTO})
     other.quit()
     storage.disconnect()

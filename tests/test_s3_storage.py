@@ -12,7 +12,7 @@ from django.core.files.storage import default_storage, storages
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from storage.errors import HOST_WIDE, HostGatorLoginError, TransferDeadlineExceeded
+from storage.errors import HOST_WIDE, StoreLoginError, TransferDeadlineExceeded
 from storage.s3 import CACHE_CONTROL, PhotoS3Storage
 from tests.s3_server import SECRET_ACCESS_KEY
 
@@ -140,7 +140,7 @@ def test_a_stalled_store_ends_by_the_transfer_deadline(s3, settings):
 def test_wrong_credentials_are_a_login_error_without_the_secret(s3, settings):
     settings.PHOTO_S3 = {**s3.settings, "BUCKET": "no-such-bucket-here"}
     storage = PhotoS3Storage()
-    with pytest.raises(HostGatorLoginError) as refused:
+    with pytest.raises(StoreLoginError) as refused:
         storage.save_many({"match.jpg": JPEG})
     assert "NoSuchBucket" in str(refused.value)
     assert SECRET_ACCESS_KEY not in str(refused.value)

@@ -11,7 +11,7 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 
 from storage.backends import HostGatorStorage
-from storage.errors import HostGatorError, HostGatorLoginError, HostGatorTLSError
+from storage.errors import StoreError, StoreLoginError, StoreTLSError
 from storage.ftp.config import FTPConfig
 from storage.ftp.connection import FTPConnection
 
@@ -161,7 +161,7 @@ def test_plain_ftp_only_when_asked(hostgator_plain):
 
 def test_certificate_is_verified_before_the_password_is_sent(hostgator, caplog):
     values = {**hostgator.settings, "CA_FILE": None}
-    with pytest.raises(HostGatorTLSError) as refused:
+    with pytest.raises(StoreTLSError) as refused:
         FTPConnection.open(FTPConfig.from_settings(values))
     assert "certificate" in str(refused.value)
 
@@ -179,7 +179,7 @@ def test_pinned_fingerprint_replaces_name_checks(hostgator):
     connection.close()
     assert (hostgator.root / "pinned.jpg").read_bytes() == b"pinned"
     wrong = {**pinned, "TLS_FINGERPRINT": "00" * 32}
-    with pytest.raises(HostGatorTLSError) as refused:
+    with pytest.raises(StoreTLSError) as refused:
         FTPConnection.open(FTPConfig.from_settings(wrong))
     assert fingerprint in str(refused.value)
 
@@ -192,12 +192,12 @@ def test_the_password_never_shows(hostgator, settings, caplog, capsys):
     for broken in ({"PASSWORD": secret + "-wrong"}, {"CA_FILE": None}, {"PORT": 1}, {"TLS_FINGERPRINT": "ab" * 32}):
         settings.HOSTGATOR_FTP = {**hostgator.settings, **broken, "TIMEOUT": 2}
         storage = HostGatorStorage()
-        with pytest.raises(HostGatorError) as failed:
+        with pytest.raises(StoreError) as failed:
             storage.save("x.jpg", ContentFile(b"x"))
         texts += [str(failed.value), repr(failed.value), repr(storage), repr(storage.pool.config),
                   str(storage.deconstruct())]
         storage.disconnect()
-    assert isinstance(HostGatorLoginError("login"), HostGatorError)
+    assert isinstance(StoreLoginError("login"), StoreError)
     settings.HOSTGATOR_FTP = hostgator.settings
     explicit = HostGatorStorage(password=secret)
     texts += [str(explicit.deconstruct()), repr(explicit.pool.config)]

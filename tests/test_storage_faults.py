@@ -10,11 +10,11 @@ from django.core.files.base import ContentFile
 
 from storage.backends import HostGatorStorage
 from storage.errors import (
-    HostGatorBusy,
-    HostGatorError,
-    HostGatorRefused,
-    HostGatorTimeout,
-    HostGatorUnavailable,
+    StoreBusy,
+    StoreError,
+    StoreRefused,
+    StoreTimeout,
+    StoreUnavailable,
     TransferDeadlineExceeded,
 )
 from storage.names import is_temporary
@@ -50,7 +50,7 @@ def test_connection_killed_mid_upload_is_retried_and_leaves_nothing_behind(stora
 
 def test_connection_killed_every_time_fails_cleanly(storage, hostgator):
     hostgator.faults.drop_upload(after_bytes=10_000, times=4)
-    with pytest.raises(HostGatorUnavailable):
+    with pytest.raises(StoreUnavailable):
         storage.save("match.jpg", ContentFile(PHOTO))
     assert not (hostgator.root / "match.jpg").exists()
     storage.save("next.jpg", ContentFile(b"next"))  # the host answers again: leftovers are cleared
@@ -68,7 +68,7 @@ def test_transient_replies_are_retried(storage, hostgator, reply):
 
 def test_transient_replies_that_never_stop_end_in_a_clear_error(storage, hostgator):
     hostgator.faults.reply("STOR", "450 File busy", times=None)
-    with pytest.raises(HostGatorBusy) as failed:
+    with pytest.raises(StoreBusy) as failed:
         storage.save("match.jpg", ContentFile(PHOTO))
     assert "450" in str(failed.value) and "match.jpg" in str(failed.value)
     assert hostgator.verbs().count("STOR") == 4  # bounded
@@ -79,7 +79,7 @@ def test_transient_replies_that_never_stop_end_in_a_clear_error(storage, hostgat
                                         ("RNTO", "553 Rename/move failure")])
 def test_permanent_refusals_are_not_retried(storage, hostgator, verb, reply):
     hostgator.faults.reply(verb, reply, times=None)
-    with pytest.raises(HostGatorRefused) as refused:
+    with pytest.raises(StoreRefused) as refused:
         storage.save("match.jpg", ContentFile(PHOTO))
     assert reply[:3] in str(refused.value)
     assert hostgator.verbs().count(verb) == 1
@@ -102,16 +102,16 @@ def test_a_silent_host_fails_within_the_timeout(request, settings, fixture):
     settings.HOSTGATOR_FTP = silent.settings(timeout=1.0)
     storage = HostGatorStorage()
     started = time.monotonic()
-    with pytest.raises(HostGatorTimeout):
+    with pytest.raises(StoreTimeout):
         storage.save("match.jpg", ContentFile(PHOTO))
     assert time.monotonic() - started < 1.0 + 1.0
 
 
 def test_a_stopped_host_is_reported_as_unavailable(storage, hostgator):
     hostgator.stop()
-    with pytest.raises(HostGatorUnavailable) as failed:
+    with pytest.raises(StoreUnavailable) as failed:
         storage.save("match.jpg", ContentFile(PHOTO))
-    assert not isinstance(failed.value, HostGatorTimeout)
+    assert not isinstance(failed.value, StoreTimeout)
     hostgator.start()
     assert storage.exists(storage.save("match.jpg", ContentFile(PHOTO)))
 
@@ -176,7 +176,7 @@ def test_a_server_that_refuses_dot_files_gets_visible_temporary_names(hostgator)
 def test_a_stall_at_the_greeting_ends_at_the_deadline_not_the_longer_reply_timeout(black_hole_after_greeting, settings):
     settings.HOSTGATOR_FTP = {**black_hole_after_greeting.settings(timeout=30), "TRANSFER_TIMEOUT": 1}
     storage = HostGatorStorage()
-    with pytest.raises(TransferDeadlineExceeded):  # a 30 s reply timeout would give HostGatorTimeout
+    with pytest.raises(TransferDeadlineExceeded):  # a 30 s reply timeout would give StoreTimeout
         storage.save_many({"stalled-0123456789.jpg": PHOTO})
 
 
@@ -184,7 +184,7 @@ def test_an_unreadable_ca_file_fails_every_save_at_once_and_holds_no_slot(hostga
     settings.HOSTGATOR_FTP = {**hostgator.settings, "CA_FILE": "/nonexistent/ca.pem", "MAX_CONNECTIONS": 1}
     storage = HostGatorStorage()
     for _attempt in range(2):  # a leaked slot would make the second wait, then say "stayed busy"
-        with pytest.raises(HostGatorError) as failed:
+        with pytest.raises(StoreError) as failed:
             storage.save_many({"ca-0123456789.jpg": PHOTO})
         assert "busy" not in str(failed.value)
 
@@ -203,7 +203,7 @@ def test_a_bug_in_the_work_is_raised_as_it_is_never_retried(storage, hostgator):
 
 def test_a_folder_the_host_refused_to_make_is_made_once_it_can(storage, hostgator):
     hostgator.faults.reply("MKD", "550 No space left on device", times=None)
-    with pytest.raises(HostGatorRefused):
+    with pytest.raises(StoreRefused):
         storage.save_many({"2027/01/first-0123456789.jpg": PHOTO})
     hostgator.faults.clear()  # space freed in cPanel
     storage.save_many({"2027/01/first-0123456789.jpg": PHOTO})

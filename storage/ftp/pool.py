@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 
-from storage.errors import HostGatorBusy, HostGatorError, TransferDeadlineExceeded
+from storage.errors import StoreBusy, StoreError, TransferDeadlineExceeded
 from storage.ftp.config import ServerState
 from storage.ftp.connection import FTPConnection
 from storage.ftp.replies import breaks_connection, is_retryable, translate
@@ -24,7 +24,7 @@ from storage.ftp.replies import breaks_connection, is_retryable, translate
 logger = logging.getLogger(__name__)
 
 # What the transport may raise when the host misbehaves; anything else is a bug, never retried.
-TRANSPORT_ERRORS = (HostGatorError, ftplib.Error, OSError, EOFError)
+TRANSPORT_ERRORS = (StoreError, ftplib.Error, OSError, EOFError)
 RETRY_DELAYS = (0.2, 0.5, 1.0)  # between attempts: four attempts in all, under two seconds
 GREETING_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0)  # then 2 s each time, until the deadline
 
@@ -32,7 +32,7 @@ GREETING_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0)  # then 2 s each time, until the d
 def is_greeting_refusal(error):
     """421 at the greeting: every slot of this IP is taken. (A 421 later, e.g. Pure-FTPd refusing
     a cleartext login, is no reason to wait.)"""
-    return isinstance(error, HostGatorBusy) and error.code == "421" and error.operation == "connect"
+    return isinstance(error, StoreBusy) and error.code == "421" and error.operation == "connect"
 
 
 class FTPPool:
@@ -61,7 +61,7 @@ class FTPPool:
         for attempt, delay in enumerate((*RETRY_DELAYS, None)):
             try:
                 connection = self._acquire(deadline)
-            except HostGatorError as error:
+            except StoreError as error:
                 if not self._worth_retrying(error, delay, deadline):
                     raise
                 logger.debug("FTP %s %s: %s; trying again in %.1fs", operation, path, error, delay)
@@ -145,7 +145,7 @@ class FTPPool:
                     return None
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise HostGatorBusy("connect", detail=f"all {self.limit} FTP connections stayed busy")
+                    raise StoreBusy("connect", detail=f"all {self.limit} FTP connections stayed busy")
                 self._available.wait(min(remaining, self._seconds_until_recovery()))
 
     def _unreserve(self, error):

@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from storage.errors import (
-    HostGatorBusy,
-    HostGatorError,
-    HostGatorFull,
-    HostGatorLoginError,
-    HostGatorRefused,
-    HostGatorTimeout,
-    HostGatorTLSError,
-    HostGatorUnavailable,
+    StoreBusy,
+    StoreError,
+    StoreFull,
+    StoreLoginError,
+    StoreRefused,
+    StoreTimeout,
+    StoreTLSError,
+    StoreUnavailable,
 )
 
 # 452/552 say "no room" in RFC 959's own words. A 451 is a local error of any kind; Pure-FTPd
@@ -59,44 +59,44 @@ def means_host_full(reply):
 
 
 def translate(error, operation, path=""):
-    """Any failure of ftplib/socket/ssl -> one HostGatorError that names operation, path and reply."""
-    if isinstance(error, HostGatorError):
+    """Any failure of ftplib/socket/ssl -> one StoreError that names operation, path and reply."""
+    if isinstance(error, StoreError):
         return error
     reply = reply_text(error)
     if isinstance(error, ftplib.Error) and means_host_full(reply):
-        return HostGatorFull(operation, path, reply, "the hosting space is full (disk or quota)")
+        return StoreFull(operation, path, reply, "the hosting space is full (disk or quota)")
     if isinstance(error, ftplib.error_perm):
         if reply.startswith("530"):
-            return HostGatorLoginError(operation, path, reply, "check HOSTGATOR_FTP_USER and HOSTGATOR_FTP_PASSWORD")
-        return HostGatorRefused(operation, path, reply)
+            return StoreLoginError(operation, path, reply, "check HOSTGATOR_FTP_USER and HOSTGATOR_FTP_PASSWORD")
+        return StoreRefused(operation, path, reply)
     if isinstance(error, ftplib.error_temp):
-        return HostGatorBusy(operation, path, reply)
+        return StoreBusy(operation, path, reply)
     if isinstance(error, ssl.SSLCertVerificationError):
-        return HostGatorTLSError(operation, path, reason=error.verify_message,
+        return StoreTLSError(operation, path, reason=error.verify_message,
                                  detail=f"{error.verify_message}; set HOSTGATOR_FTP_CA_FILE or "
                                         f"pin HOSTGATOR_FTP_TLS_FINGERPRINT")
     if isinstance(error, TimeoutError):
-        return HostGatorTimeout(operation, path, detail="no answer in time (HOSTGATOR_FTP_TIMEOUT)")
+        return StoreTimeout(operation, path, detail="no answer in time (HOSTGATOR_FTP_TIMEOUT)")
     if isinstance(error, socket.gaierror):
-        return HostGatorUnavailable(operation, path, detail=f"unknown host ({error.strerror})")
+        return StoreUnavailable(operation, path, detail=f"unknown host ({error.strerror})")
     if isinstance(error, ftplib.Error):  # a reply out of protocol
-        return HostGatorUnavailable(operation, path, reply, "unexpected reply")
+        return StoreUnavailable(operation, path, reply, "unexpected reply")
     if isinstance(error, EOFError):
-        return HostGatorUnavailable(operation, path, detail="the server closed the connection")
+        return StoreUnavailable(operation, path, detail="the server closed the connection")
     if isinstance(error, OSError):
-        return HostGatorUnavailable(operation, path, detail=error.strerror or str(error) or type(error).__name__)
-    return HostGatorError(operation, path, detail=type(error).__name__)
+        return StoreUnavailable(operation, path, detail=error.strerror or str(error) or type(error).__name__)
+    return StoreError(operation, path, detail=type(error).__name__)
 
 
 def is_retryable(error):
     """Worth another attempt on a fresh connection: resets, closes, 4xx. Never a permanent 5xx, a
     full host, a login or certificate failure, nor a timeout (a stalled host must fail in time)."""
-    return isinstance(error, HostGatorUnavailable | HostGatorBusy) and not isinstance(error, HostGatorTimeout)
+    return isinstance(error, StoreUnavailable | StoreBusy) and not isinstance(error, StoreTimeout)
 
 
 def breaks_connection(error):
     """After these the control connection cannot be trusted any more (421 closes it too)."""
-    return not isinstance(error, HostGatorRefused | HostGatorBusy) or error.code == "421"
+    return not isinstance(error, StoreRefused | StoreBusy) or error.code == "421"
 
 
 def parse_mlst_facts(line):

@@ -10,7 +10,7 @@ import ssl
 import time
 from contextlib import suppress
 
-from storage.errors import HostGatorTLSError, TransferDeadlineExceeded
+from storage.errors import StoreTLSError, TransferDeadlineExceeded
 
 # How long to wait for the server's reason once a data connection failed or broke.
 REPLY_AFTER_BROKEN_DATA_SECONDS = 5.0
@@ -195,7 +195,7 @@ class SecureFTP(CountingFTPMixin, ftplib.FTP_TLS):
             return
         seen = hashlib.sha256(tls_socket.getpeercert(binary_form=True)).hexdigest()
         if not secrets.compare_digest(seen, self.fingerprint):
-            raise HostGatorTLSError(operation, detail=f"certificate SHA-256 is {seen}, not the pinned "
+            raise StoreTLSError(operation, detail=f"certificate SHA-256 is {seen}, not the pinned "
                                                        f"HOSTGATOR_FTP_TLS_FINGERPRINT")
 
     def ntransfercmd(self, cmd, rest=None):

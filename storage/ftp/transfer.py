@@ -9,7 +9,7 @@ import ssl
 import termios
 import time
 
-from storage.errors import HostGatorBusy, HostGatorRefused
+from storage.errors import StoreBusy, StoreRefused
 from storage.ftp.session import REPLY_AFTER_BROKEN_DATA_SECONDS
 
 DELIVERY_POLL_SECONDS = 0.05
@@ -33,7 +33,7 @@ class NameClaim:
     def lock(self):
         lock = self.connection.server.lock_for(self.path)
         if not lock.acquire(timeout=self.connection.seconds_left("upload", self.path)):
-            raise HostGatorBusy("upload", self.path, detail="another upload of this name outlived the deadline")
+            raise StoreBusy("upload", self.path, detail="another upload of this name outlived the deadline")
         self._held = lock
 
     def release(self):
@@ -49,7 +49,7 @@ class NameClaim:
             self.release()
             taken, self.path = self.path, next(self.alternatives, None)
             if self.path is None:
-                raise HostGatorRefused("upload", taken, detail="the name is taken and no other name is left")
+                raise StoreRefused("upload", taken, detail="the name is taken and no other name is left")
             self.lock()
             exists_reply = self.connection.pipeline([self.connection.stat_command(self.path)])[0]
         return self.path

@@ -17,7 +17,7 @@ import secrets
 import select
 import time
 
-from storage.errors import HostGatorUnavailable
+from storage.errors import StoreUnavailable
 from storage.ftp.replies import RemoteFile, means_host_full, mlst_reports_mode, parse_mlst_reply, reply_text, same_mode
 from storage.ftp.transfer import NameClaim, wait_until_delivered
 from storage.names import TEMP_PREFIX, VISIBLE_TEMP_PREFIX
@@ -61,7 +61,7 @@ class AtomicUploads:
             stored = None if isinstance(replies[0], Exception) else (
                 parse_mlst_reply(replies[0]) if mode_known else RemoteFile(size=int(replies[0].split()[-1])))
             if stored is None or stored.size != sent:
-                raise HostGatorUnavailable("verify upload", path, str(replies[0]).strip(),
+                raise StoreUnavailable("verify upload", path, str(replies[0]).strip(),
                                            f"{sent} bytes sent; the server did not keep them all")
             if set_mode and mode_known and not same_mode(stored.mode, self.config.file_mode):
                 self.note_chmod_refusal(self.pipeline([f"SITE CHMOD {self.config.file_mode} {temporary}"])[0])

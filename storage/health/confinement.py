@@ -10,7 +10,7 @@ once.
 import posixpath
 import secrets
 
-from storage.errors import HostGatorRefused
+from storage.errors import StoreRefused
 from storage.health.photo_chain import PROBE_PREFIX
 from storage.health.remote import store_once
 from storage.health.report import FAILED, OK, WARNING, reason
@@ -29,7 +29,7 @@ def check_confinement(storage, connection, out):
     where = parent or "the account's home"
     try:
         store_once(connection, probe, b"cmtch check_hostgator: may this FTP account write outside the photo folder?\n")
-    except HostGatorRefused as refused:
+    except StoreRefused as refused:
         out.add(LABEL, OK, f"the account cannot write in {where} ({refused.reply or reason(refused)})")
         return
     except Exception as error:  # noqa: BLE001 -- a ✗ line, not a traceback

@@ -21,7 +21,7 @@ import io
 import posixpath
 import secrets
 
-from storage.errors import HostGatorFull
+from storage.errors import StoreFull
 from storage.ftp.replies import translate
 from storage.health.http import get
 from storage.health.photo_chain import PROBE_PREFIX, probe_jpeg
@@ -78,7 +78,7 @@ class Probes:
         self.attempted = []
 
     def store(self, suffix, data):
-        """The probe's name, stored; raises HostGatorError if the server refused it."""
+        """The probe's name, stored; raises StoreError if the server refused it."""
         name = f"{PROBE_PREFIX}guard-{self.token}{suffix}"
         path = posixpath.join(self.storage.remote_dir, name)
         self.attempted.append(path)  # a refusal may come after part of the data
@@ -164,7 +164,7 @@ def judge_scripts(storage, probes, timeout, guard_state):
         source, marker = probe_script(probes.token)
         try:
             url = storage.url(probes.store(suffix, source))
-        except HostGatorFull as error:  # the host refuses every file now, not script names
+        except StoreFull as error:  # the host refuses every file now, not script names
             return (FAILED, f"not proven: {reason(error)}"), False
         except Exception as error:  # noqa: BLE001 -- e.g. a host that refuses .php uploads
             not_stored.append(f"{suffix} ({reason(error)})")

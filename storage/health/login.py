@@ -5,7 +5,7 @@ import ftplib
 import hashlib
 import ssl
 
-from storage.errors import HostGatorError, HostGatorTLSError
+from storage.errors import StoreError, StoreTLSError
 from storage.ftp.connection import FTPConnection
 from storage.ftp.replies import quota_use_percent, translate
 from storage.health.report import FAILED, OK, WARNING, reason
@@ -16,7 +16,7 @@ def connect_and_log_in(config, out):
     where = f"{config.host}:{config.port}"
     try:
         connection = FTPConnection.open(config)
-    except HostGatorError as error:
+    except StoreError as error:
         stage = error.operation
         if stage == "connect":
             out.add("connect", FAILED, f"{where}: {reason(error)}")
@@ -24,7 +24,7 @@ def connect_and_log_in(config, out):
             return None
         out.add("connect", OK, where)
         if stage == "AUTH TLS":
-            detail = untrusted_certificate(config, error) if isinstance(error, HostGatorTLSError) else reason(error)
+            detail = untrusted_certificate(config, error) if isinstance(error, StoreTLSError) else reason(error)
             out.add("TLS certificate", FAILED, detail)
             out.not_checked(["login"], "the password is not sent to an unverified server")
             return None

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 
-from storage.errors import HostGatorError
+from storage.errors import StoreError
 from storage.ftp.replies import translate
 from storage.health.http import fetch, http_reason
 from storage.health.report import FAILED, OK, WARNING, reason
@@ -60,7 +60,7 @@ def check_probe(storage, connection, out):
     data = probe_jpeg()
     try:
         name = storage.save(f"{PROBE_PREFIX}{secrets.token_hex(4)}.jpg", ContentFile(data))
-    except (HostGatorError, SuspiciousFileOperation, OSError) as error:
+    except (StoreError, SuspiciousFileOperation, OSError) as error:
         out.add("probe upload", FAILED, reason(error))
         out.not_checked(["mode 644", "public URL", "probe deleted"], "no probe")
         return

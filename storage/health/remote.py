@@ -9,7 +9,7 @@ from storage.ftp.replies import translate
 def store_once(connection, path, data):
     """One plain STOR of ``data`` at ``path``: no temporary name, no folder made, no retry. For probes
     whose very question is whether the server takes the file there (a name the storage refuses on
-    purpose, a folder outside the photo folder); raises HostGatorError (HostGatorRefused when the
+    purpose, a folder outside the photo folder); raises StoreError (StoreRefused when the
     server says no)."""
     try:
         connection.ftp.storbinary(f"STOR {path}", io.BytesIO(data))

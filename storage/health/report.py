@@ -4,7 +4,7 @@ of them before they leave."""
 
 from dataclasses import dataclass, field
 
-from storage.errors import HostGatorError, HostGatorFull
+from storage.errors import StoreError, StoreFull
 
 OK, FAILED, WARNING, NOT_CHECKED = "✓", "✗", "⚠", "·"
 
@@ -72,12 +72,12 @@ class Recorder:
 
 
 def reason(error):
-    """The short part of a HostGatorError: the server's reply (every line of it, on one line) and
+    """The short part of a StoreError: the server's reply (every line of it, on one line) and
     what it means; for a full host, what to do."""
-    if isinstance(error, HostGatorError):
+    if isinstance(error, StoreError):
         reply = " | ".join(line.strip() for line in error.reply.splitlines())
         parts = [reply, f"({error.detail})" if reply and error.detail else error.detail]
-        if isinstance(error, HostGatorFull):
+        if isinstance(error, StoreFull):
             parts.append("— free space in cPanel (Disk Usage, File Manager) or ask HostGator for a larger quota")
         return " ".join(part for part in parts if part) or str(error)
     return str(error) or type(error).__name__

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from articles.photo_migration import FAILED, MIGRATED, MISSING, NORMALISED, default_sources, migrate_images
-from storage.ftp.config import HOST_CONNECTIONS_PER_IP
+from storage.backends import HostGatorStorage
 
 
 class Command(BaseCommand):
@@ -21,9 +21,10 @@ class Command(BaseCommand):
                             help="handle at most N articles not migrated yet (a trial run)")
 
     def handle(self, *args, source=None, dry_run=False, workers=4, limit=None, verbosity=1, **options):
-        if not 1 <= workers <= HOST_CONNECTIONS_PER_IP:
-            raise CommandError(f"--workers must be between 1 and {HOST_CONNECTIONS_PER_IP} (the host accepts "
-                               f"{HOST_CONNECTIONS_PER_IP} FTP connections per IP address, the site's included)")
+        most = HostGatorStorage.most_connections
+        if not 1 <= workers <= most:
+            raise CommandError(f"--workers must be between 1 and {most} (the host accepts {most} FTP connections "
+                               "per IP address, the site's included)")
         if source:
             # A mistyped --source would make every photo "missing" and clear the rows: refuse it.
             unknown = [folder for folder in source if not Path(folder).is_dir()]
