@@ -11,7 +11,8 @@
 - ``pure_ftpd``: a factory starting Debian's Pure-FTPd as cPanel runs it (tests/pureftpd.py).
 - ``photo_store``: each store the photos may live on, in turn (parametrised: "hostgator", then "s3"), with
   one interface for the tests: ``kind``, ``public_url``, ``files()`` (names, default images left out),
-  ``read(name)``, ``forget()`` then ``downloads()`` / ``uploads()`` (files read, written since), ``down()`` /
+  ``read(name)``, ``forget()`` then ``downloads()`` / ``uploads()`` / ``written()`` (files read, written since;
+  {name: times}), ``slow(seconds)`` (a delay on every answer), ``down()`` /
   ``up()`` (the FTP server stopped; the bucket answering 503 to everything).
 - ``s3``: an empty bucket on moto's S3 server (tests/s3_server.py), ``settings.PHOTO_S3`` pointed at it and
   PHOTO_STORAGE=s3 (the default storage is then a PhotoS3Storage). Attributes: ``bucket``, ``settings``,
@@ -23,6 +24,7 @@ import pytest
 
 from storage.embedded_state import place_default_images
 from tests.ftp_servers import BlackHole, Vsftpd, start_hostgator, vsftpd_available, write_certificate
+from tests.photo_stores import Bucket, HostGatorStore, S3Store
 from tests.processes import require
 from tests.pureftpd import PureFTPd, pure_ftpd_available
 from tests.s3_server import S3Server
@@ -124,34 +126,6 @@ def s3_server():
     server.stop()
 
 
-class Bucket:
-    def __init__(self, server):
-        self.server, self.bucket = server, server.new_bucket()
-        self.settings = server.settings_for(self.bucket)
-        self.public_url = self.settings["PUBLIC_URL"]
-        self.faults = server.faults
-
-    def client(self):
-        import boto3
-
-        return boto3.client("s3", endpoint_url=self.server.endpoint_url, region_name=self.settings["REGION"],
-                            aws_access_key_id=self.settings["ACCESS_KEY_ID"],
-                            aws_secret_access_key=self.settings["SECRET_ACCESS_KEY"])
-
-    def requests(self):
-        return self.server.requests_of(self.bucket)
-
-    def keys(self):
-        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
-        return sorted(entry["Key"] for page in pages for entry in page.get("Contents", ()))
-
-    def head(self, key):
-        return self.client().head_object(Bucket=self.bucket, Key=key)
-
-    def read(self, key):
-        return self.client().get_object(Bucket=self.bucket, Key=key)["Body"].read()
-
-
 @pytest.fixture
 def s3(s3_server, settings):
     bucket = Bucket(s3_server)
@@ -161,66 +135,7 @@ def s3(s3_server, settings):
     settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": settings.PHOTO_BACKENDS["s3"]}}
     yield bucket
     s3_server.faults.clear()
-
-
-class HostGatorStore:
-    kind = "hostgator"
-
-    def __init__(self, server):
-        self.server, self.public_url = server, server.public_url
-
-    def files(self):
-        return sorted(str(path.relative_to(self.server.root)) for path in self.server.root.rglob("*")
-                      if path.is_file() and not path.name.startswith("default_article"))
-
-    def read(self, name):
-        return (self.server.root / name).read_bytes()
-
-    def forget(self):
-        self.server.forget_commands()
-
-    def downloads(self):
-        return self.server.verbs().count("RETR")
-
-    def uploads(self):
-        return self.server.verbs().count("STOR")
-
-    def down(self):
-        self.server.stop()
-
-    def up(self):
-        self.server.start()
-
-
-class S3Store:
-    kind = "s3"
-
-    def __init__(self, bucket):
-        self.bucket, self.public_url = bucket, bucket.public_url
-        client = bucket.client()
-        for name in ("default_article.jpg", "default_article.svg"):  # what transfer_photos copies over
-            client.put_object(Bucket=bucket.bucket, Key=name, Body=b"default")
-
-    def files(self):
-        return [key for key in self.bucket.keys() if not key.startswith("default_article")]
-
-    def read(self, name):
-        return self.bucket.read(name)
-
-    def forget(self):
-        self.bucket.server.forget()
-
-    def downloads(self):
-        return len([request for request in self.bucket.requests() if request.method == "GET" and request.key])
-
-    def uploads(self):
-        return len([request for request in self.bucket.requests() if request.method == "PUT"])
-
-    def down(self):
-        self.bucket.faults.reply("*", 503, "ServiceUnavailable", times=None)
-
-    def up(self):
-        self.bucket.faults.clear()
+    s3_server.latency = 0.0
 
 
 @pytest.fixture(params=["hostgator", "s3"])

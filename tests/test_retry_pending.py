@@ -16,6 +16,7 @@ from articles.photos import retry_pending_uploads
 from storage.images import photo_name, process_photo
 from storage.names import rendition_name
 from tests.commands import run_command as run_named_command
+from tests.photo_stores import HostGatorStore
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,34 +49,29 @@ def run_command():
     return run_named_command("retry_pending_uploads")
 
 
-def renamed_to(hostgator):
-    """How many times each final name was written (every atomic upload ends with one RNTO)."""
-    root = settings.HOSTGATOR_FTP["DIR"]
-    return Counter(command.argument.removeprefix(root) for command in hostgator.commands if command.verb == "RNTO")
-
-
-def assert_published(names, hostgator):
+def assert_published(names, store):
     for name in names:
-        pending_data = (hostgator.root / name).read_bytes()
+        pending_data = store.read(name)
         photo = Photo.objects.get(name=name, on_store=True, placements__isnull=False)
         assert (photo.width, photo.height) == Image.open(io.BytesIO(pending_data)).size
     assert PendingUpload.objects.count() == 0
 
 
-def test_pushes_reports_and_a_second_run_does_nothing(hostgator):
+def test_pushes_reports_and_a_second_run_does_nothing(photo_store):
     names = park_photos(4)
+    photo_store.forget()
     code, output = run_command()
     assert code == 0
     for name in names:
         assert f"pushed   {name}" in output
     assert "4 pushed, 0 still waiting" in output
-    assert_published(names, hostgator)
-    assert (hostgator.root / rendition_name(names[0], 480)).is_file()  # renditions made again from the bytes
-    assert set(renamed_to(hostgator)) == {*names, rendition_name(names[0], 480), rendition_name(names[3], 480)}
+    assert_published(names, photo_store)
+    assert rendition_name(names[0], 480) in photo_store.files()  # renditions made again from the bytes
+    assert set(photo_store.written()) == {*names, rendition_name(names[0], 480), rendition_name(names[3], 480)}
 
-    hostgator.forget_commands()
+    photo_store.forget()
     code, output = run_command()
-    assert code == 0 and output.strip() == "0 pushed, 0 still waiting" and renamed_to(hostgator) == Counter()
+    assert code == 0 and output.strip() == "0 pushed, 0 still waiting" and photo_store.written() == Counter()
 
 
 def test_a_refusing_host_keeps_the_photos_waiting_and_says_why(hostgator):
@@ -92,13 +88,14 @@ def test_a_refusing_host_keeps_the_photos_waiting_and_says_why(hostgator):
     hostgator.faults.clear()
     code, output = run_command()
     assert code == 0 and "2 pushed, 0 still waiting" in output
-    assert_published(names, hostgator)
+    assert_published(names, HostGatorStore(hostgator))
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL; SQLite serialises writers")
-def test_two_runs_at_once_push_each_photo_exactly_once(hostgator):
+def test_two_runs_at_once_push_each_photo_exactly_once(photo_store):
     names = park_photos(12, wide_every=4)
-    hostgator.latency = 0.01  # each push takes a while: the two runs overlap for sure
+    photo_store.forget()
+    photo_store.slow(0.01)  # each push takes a while: the two runs overlap for sure
     start = threading.Barrier(2)
     reports, errors = [None, None], []
 
@@ -122,21 +119,21 @@ def test_two_runs_at_once_push_each_photo_exactly_once(hostgator):
     assert not set(first) & set(second)
     assert sorted(first + second) == sorted(names)
     assert not any(report.failed for report in reports)
-    written = renamed_to(hostgator)
+    written = photo_store.written()
     assert all(written[name] == 1 for name in names)  # each photo went up once, not once per run
     assert max(written.values()) == 1
-    assert_published(names, hostgator)
+    assert_published(names, photo_store)
 
 
-def test_a_host_that_is_down_is_tried_once_not_once_per_photo(hostgator):
+def test_a_host_that_is_down_is_tried_once_not_once_per_photo(photo_store):
     from tests.test_photos import jpeg_bytes
 
     article = Article.objects.create(title="Attente")
     for index in range(3):
         wait(article, f"2026/11/attente-{index}.jpg", jpeg_bytes(), 1600, 1200)
-    hostgator.stop()
+    photo_store.down()
     report = retry_pending_uploads()
     assert report.pushed == [] and len(report.failed) == 1 and report.not_tried == 2
     assert PendingUpload.objects.count() == 3
-    hostgator.start()
+    photo_store.up()
     assert len(retry_pending_uploads().pushed) == 3
