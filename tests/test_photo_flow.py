@@ -1,6 +1,7 @@
 """When a photo travels (issue 8): never inside a database transaction, within the transfer deadline
 on a crawling host, and what waits in the queue never outlives the editor's removal or replacement.
-Real servers: the pyftpdlib TLS host (throttled, stopped), PostgreSQL for pg_stat_activity."""
+Real servers: the pyftpdlib TLS host (throttled, stopped), PostgreSQL for pg_stat_activity; the
+queue's tests on both stores (``photo_store``: the bucket down is one answering 503)."""
 
 import html
 import io
@@ -94,35 +95,35 @@ def test_a_crawling_host_parks_the_photo_at_the_deadline_with_no_transaction_ope
     assert seen_during_upload in ([], [0])
 
 
-def test_removing_a_waiting_photo_cancels_it(editor_client, hostgator):
+def test_removing_a_waiting_photo_cancels_it(editor_client, photo_store):
     post_article(editor_client, jpeg_bytes(color=(10, 200, 10)))
     article = Article.objects.get()
     first = shown_photo(article).name
-    hostgator.stop()
+    photo_store.down()
     page = html.unescape(post_article(editor_client, jpeg_bytes(color=(200, 10, 10)), article=article).content.decode())
     assert "elle n'apparaît pas sur la page" in page  # the page keeps the first photo meanwhile
     assert PendingUpload.objects.count() == 1 and shown_photo(article).name == first
     green, red = article.placements.select_related("photo")
     post_article(editor_client, None, article=article, rows=[gallery_row(0, green), gallery_row(1, red, DELETE="on")])
     assert PendingUpload.objects.count() == 0 and Photo.objects.count() == 1
-    hostgator.start()
+    photo_store.up()
     assert photos.retry_pending_uploads().pushed == []
     assert shown_photo(article).name == first
-    assert [name for name in files_on_server(hostgator.root) if not name.startswith(first[:-4])] == []
+    assert [name for name in photo_store.files() if not name.startswith(first[:-4])] == []
 
 
-def test_a_waiting_photo_goes_out_with_the_next_quick_upload_in_its_place(editor_client, hostgator):
-    hostgator.stop()
+def test_a_waiting_photo_goes_out_with_the_next_quick_upload_in_its_place(editor_client, photo_store):
+    photo_store.down()
     page = html.unescape(post_article(editor_client, jpeg_bytes(color=(200, 10, 10))).content.decode())
     assert "elle n'apparaît pas sur la page" in page
     article = Article.objects.get()
     assert shown_photo(article) is None
-    hostgator.start()
+    photo_store.up()
     post_article(editor_client, jpeg_bytes(color=(10, 10, 200)), article=article)
     assert PendingUpload.objects.count() == 0  # pushed after the quick upload of the blue one
     gallery = Article.objects.with_gallery().get().gallery
     assert len(gallery) == 2 and gallery[0].name == article.placements.first().photo.name
-    assert len(files_on_server(hostgator.root)) == 6
+    assert len(photo_store.files()) == 6
 
 
 def test_a_rolled_back_save_sends_nothing(editor_client, hostgator):
