@@ -192,3 +192,24 @@ def test_a_store_without_conditional_puts_still_never_replaces_a_file(storage, s
     assert s3.read("match.jpg") == b"first" and s3.read(second) == b"second" and s3.read(third) == b"third"
     assert [request.headers.get("if-none-match") for request in s3.requests() if request.method == "PUT"] == [
         "*", "*", None, None]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bucket_that_stalls_parks_the_photo_at_the_deadline(editor_client, s3, settings):
+    from django.urls import reverse
+
+    from articles.models import Article, PendingUpload
+    from tests.gallery_forms import article_form, shown_photo
+    from tests.test_photos import jpeg_bytes, upload
+
+    settings.PHOTO_S3 = {**s3.settings, "TRANSFER_TIMEOUT": 2.0}
+    settings.STORAGES = {**settings.STORAGES}  # a new default storage, with that deadline
+    s3.faults.stall("PUT", 6.0, times=None)
+    started = time.monotonic()
+    response = editor_client.post(reverse("admin:articles_article_add"),
+                                  article_form(photo=upload("a.jpg", jpeg_bytes())), follow=True)
+    assert time.monotonic() - started < 10
+    page = response.content.decode()
+    assert "trop lent" in page and "sera publiée automatiquement" in page
+    article = Article.objects.get()
+    assert shown_photo(article) is None and PendingUpload.objects.count() == 1
