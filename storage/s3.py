@@ -102,14 +102,15 @@ class PhotoS3Storage(PhotoStore, S3Storage):
         if client is not None:
             client.close()
 
-    @property
-    def executor(self):
-        """The threads every call runs in, each waited for until the transfer deadline."""
-        self.client  # noqa: B018 -- makes the executor with it
-        return self._executor
+    def call(self, operation, name, work):
+        """``work()`` (boto3 calls) in this storage's threads, awaited until the transfer deadline,
+        its failures as storage/errors.py's."""
+        self.client  # noqa: B018 -- makes the threads with it
+        return call_with_deadline(self._executor, operation, name, work, self.transfer_timeout)
 
-    def _call(self, operation, name, work):
-        return call_with_deadline(self.executor, operation, name, work, self.transfer_timeout)
+    def head_bucket(self):
+        """The bucket answers (credentials, bucket, endpoint), or a StoreError says why not."""
+        self.call("HEAD", self.bucket_name, lambda: self.client.head_bucket(Bucket=self.bucket_name))
 
     # --- names ----------------------------------------------------------------------------------
     def key(self, name):
@@ -126,7 +127,7 @@ class PhotoS3Storage(PhotoStore, S3Storage):
                 if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
                     return None
                 raise
-        return self._call("HEAD", name, work)
+        return self.call("HEAD", name, work)
 
     def exists(self, name):
         return self.head(name) is not None
@@ -156,7 +157,7 @@ class PhotoS3Storage(PhotoStore, S3Storage):
                 files.update({entry["Key"][len(prefix):]: entry["Size"] for entry in page.get("Contents", ())
                               if entry["Key"] != prefix})
             return folders, files
-        return self._call("LIST", path, work)
+        return self.call("LIST", path, work)
 
     def listdir(self, path):
         folders, files = self._listing(path)
@@ -180,7 +181,7 @@ class PhotoS3Storage(PhotoStore, S3Storage):
             with body:
                 return body.read()
 
-        return File(io.BytesIO(self._call("GET", name, download)), name)
+        return File(io.BytesIO(self.call("GET", name, download)), name)
 
     # --- writing --------------------------------------------------------------------------------
     def put(self, name, data, only_if_absent=False):
@@ -188,9 +189,9 @@ class PhotoS3Storage(PhotoStore, S3Storage):
         when something is already there."""
         extra = {"IfNoneMatch": "*"} if only_if_absent else {}
         digest = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
-        self._call("PUT", name, lambda: self.client.put_object(
+        self.call("PUT", name, lambda: self.client.put_object(
             Bucket=self.bucket_name, Key=self.key(name), Body=data, ContentMD5=digest,
-            ContentType=content_type_of(name), CacheControl=CACHE_CONTROL, **extra))
+            ContentType=content_type_of(name), **self.get_object_parameters(name), **extra))
         return name
 
     def save(self, name, content, max_length=None):
@@ -243,14 +244,14 @@ class PhotoS3Storage(PhotoStore, S3Storage):
         """Idempotent: S3 answers 204 for a key that is not there."""
         if not name:
             raise ValueError("The name must be given to delete().")
-        self._call("DELETE", name, lambda: self.client.delete_object(Bucket=self.bucket_name, Key=self.key(name)))
+        self.call("DELETE", name, lambda: self.client.delete_object(Bucket=self.bucket_name, Key=self.key(name)))
 
     def delete_many(self, names):
         """One DeleteObjects request per 1000 names (a photo has some 30 possible names)."""
         keys = [self.key(name) for name in names]
         for start in range(0, len(keys), DELETE_BATCH):
             batch = keys[start:start + DELETE_BATCH]
-            reply = self._call("DELETE", ", ".join(batch), lambda batch=batch: self.client.delete_objects(
+            reply = self.call("DELETE", ", ".join(batch), lambda batch=batch: self.client.delete_objects(
                 Bucket=self.bucket_name, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True}))
             failed = [error for error in reply.get("Errors", []) if error.get("Code") != "NoSuchKey"]
             if failed:

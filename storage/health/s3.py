@@ -17,7 +17,6 @@ from storage.health.photo_chain import PROBE_PREFIX, check_pending, probe_jpeg
 from storage.health.report import FAILED, OK, WARNING, Recorder, reason
 from storage.names import content_type_of
 from storage.s3 import CACHE_CONTROL
-from storage.s3_errors import call_with_deadline
 from storage.shipped import DEFAULT_IMAGES_DIR
 
 SETTINGS = {"BUCKET": "AWS_STORAGE_BUCKET_NAME", "ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID",
@@ -45,8 +44,7 @@ def check_s3(storage, *, fix=False, count_pending=None, on_check=None, defaults_
 
 def check_bucket(storage, out):
     try:
-        call_with_deadline(storage.executor, "HEAD", storage.bucket_name,
-                           lambda: storage.client.head_bucket(Bucket=storage.bucket_name), storage.transfer_timeout)
+        storage.head_bucket()
     except Exception as error:  # noqa: BLE001 -- any failure here is a ✗ line, not a traceback
         out.add("bucket", FAILED, reason(error))
         return False
