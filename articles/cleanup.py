@@ -1,4 +1,4 @@
-"""Delete a photo from HostGator once no article uses it any more.
+"""Delete a photo from the photo store once no article uses it any more.
 
 Like django-cleanup, deletion waits for the transaction to commit (a rolled-back save keeps its
 photo). Unlike it, we know renditions, and we check first: a photo can be in several articles'
@@ -58,8 +58,8 @@ def delete_photo_files(name):
     try:
         default_storage.delete_many(names)
     except StoreError as error:
-        # An orphan file on the host costs a few KB; failing the editor's save would cost more.
-        logger.warning("Old photo %s not deleted from HostGator: %s", name, error)
+        # An orphan file on the store costs a few KB; failing the editor's save would cost more.
+        logger.warning("Old photo %s not deleted from %s: %s", name, default_storage.short, error)
 
 
 @receiver(post_delete, sender=ArticlePhoto)

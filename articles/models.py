@@ -79,7 +79,7 @@ class Article(models.Model):
     @cached_property
     def gallery(self):
         """The photos readers see, in the editor's order: those already on the store (a photo
-        still waiting for HostGator is left out until it is there). Uses a prefetch when the view
+        still waiting for the store is left out until it is there). Uses a prefetch when the view
         made one (``with_gallery``): no query per article on the list."""
         if self.pk is None:
             return []  # an article not saved yet has no gallery
@@ -115,7 +115,7 @@ class Photo(models.Model):
     width = models.PositiveIntegerField("largeur", null=True, blank=True, editable=False)
     height = models.PositiveIntegerField("hauteur", null=True, blank=True, editable=False)
     content_hash = models.CharField("empreinte", max_length=10, blank=True, editable=False)
-    # False while the file waits for HostGator (a PendingUpload): pages leave it out until then.
+    # False while the file waits for the store (a PendingUpload): pages leave it out until then.
     on_store = models.BooleanField("sur l'hébergement", default=True, editable=False)
     caption = models.CharField("légende", max_length=300, blank=True)
     credit = models.CharField("crédit", max_length=150, blank=True,
@@ -230,7 +230,7 @@ class ArticlePhoto(models.Model):
 
 
 class PendingUpload(models.Model):
-    """A normalised photo on its way to the store, or that HostGator could not take.
+    """A normalised photo on its way to the photo store, or that the store could not take.
 
     Its bytes wait here, in the database (Render's disk does not survive a deploy), until they are
     pushed (right after the save, or by ``retry_pending_uploads``); then the photo is marked on the
@@ -239,7 +239,7 @@ class PendingUpload(models.Model):
     """
 
     photo = models.OneToOneField(Photo, on_delete=models.CASCADE, related_name="pending_upload")
-    name = models.CharField("nom sur HostGator", max_length=500)
+    name = models.CharField("nom sur le stockage des photos", max_length=500)
     data = models.BinaryField("photo normalisée")
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()

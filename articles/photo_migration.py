@@ -1,11 +1,12 @@
-"""Moving the photos of the old site to HostGator (``migrate_images_to_hostgator``).
+"""Moving the photos of the old site to the photo store (``migrate_images_to_hostgator``): HostGator,
+or with ``--to s3`` (the default when PHOTO_STORAGE=s3) the bucket.
 
 Order per photo (a Photo row; the data migration 0005 made one per old Article.image): find the
 file, normalise it like a new upload, upload it with its renditions (each checked by the transport
 before it takes its name), and only then change the row. Interrupted anywhere, nothing is lost and
 a re-run resumes: names carry a content hash, so an upload repeated after a crash writes the same
 file, and the same photo met twice becomes one Photo (the second merged into the first).
-FTP work runs in worker threads; database writes stay in the calling thread.
+Store work runs in worker threads; database writes stay in the calling thread.
 """
 
 import logging
@@ -25,9 +26,9 @@ from django.utils import timezone
 from articles.models import Article, ArticlePhoto, Photo
 from articles.photo_processing import BulkPhotoWork
 from articles.photos import files_record, photo_files, placeholder_fields
-from storage.backends import HostGatorStorage
 from storage.errors import HOST_WIDE, StoreError
 from storage.images import ImageRejected, photo_name
+from storage.stores import open_store, store_class
 
 logger = logging.getLogger(__name__)
 
@@ -72,14 +73,18 @@ def default_sources():
     return [Path(settings.BASE_DIR) / "media", Path(settings.BASE_DIR) / "static" / "article_images"]
 
 
-def name_on_host(value):
-    """The photo-folder name a club URL points to, or None for anything else."""
+def name_on_hostgator(value):
+    """The photo-folder name a club URL (or HostGator's PUBLIC_URL) points to, or None."""
     parts = urlsplit(value)
     if parts.scheme in {"http", "https"} and parts.hostname in CLUB_HOSTS and FOLDER_IN_URL in parts.path:
         return unquote(parts.path.split(FOLDER_IN_URL, 1)[1])
-    public = settings.HOSTGATOR_FTP["PUBLIC_URL"]
-    if value.startswith(public):
-        return unquote(urlsplit(value[len(public):]).path)
+    return name_under(value, settings.HOSTGATOR_FTP["PUBLIC_URL"])
+
+
+def name_under(value, public_url):
+    """The name a URL under a store's public URL points to, or None."""
+    if public_url and value.startswith(public_url):
+        return unquote(urlsplit(value[len(public_url):]).path)
     return None
 
 
@@ -121,8 +126,9 @@ class PhotoNames:
 
 
 class Migration:
-    def __init__(self, storage, sources, dry_run, names, work, uploads_at_once):
+    def __init__(self, storage, sources, dry_run, names, work, uploads_at_once, store="hostgator"):
         self.storage, self.sources, self.dry_run, self.names, self.work = storage, sources, dry_run, names, work
+        self.store = store  # its PHOTO_BACKENDS name; club URLs point into "hostgator"
         # Photos in save_many at once: each sends its files in parallel, so this many keep every
         # connection busy, and a photo's files do not wait behind too many others (one deadline each).
         self.uploading = threading.BoundedSemaphore(uploads_at_once)
@@ -131,10 +137,10 @@ class Migration:
         self._listing_lock = threading.Lock()
 
     def examine(self, photo_id, slug, published_at, value):
-        """Decide and (unless dry_run) do the FTP part for one photo. Runs in a worker thread."""
+        """Decide and (unless dry_run) do the store's part for one photo. Runs in a worker thread."""
         outcome = Outcome(photo_id, FAILED, value)
         if self.host_failure is not None:
-            outcome.detail = f"not tried: HostGator failed ({self.host_failure})"
+            outcome.detail = f"not tried: {self.store} failed ({self.host_failure})"
             return outcome
         try:
             self._examine(outcome, slug, published_at, value)
@@ -155,11 +161,16 @@ class Migration:
             # Already a name in the photo folder: our pipeline's, or one normalised by an earlier run.
             outcome.status = ALREADY_THERE
             return
-        remote = name_on_host(value)
+        remote = name_under(value, self.storage.base_url) or name_on_hostgator(value)
         if remote and self._on_host(remote):
             outcome.status, outcome.new = NORMALISED, remote
             return
         local = find_local_file(value, self.sources)
+        if local is None and name_on_hostgator(value) and self.store != "hostgator":
+            # Most likely on HostGator still: not "missing", which would take it out of its galleries.
+            outcome.detail = (f"a HostGator URL, not on {self.store} yet: copy the photos over first "
+                              f"(transfer_photos --from hostgator --to {self.store}), then run this again")
+            return
         if local is None:
             outcome.status, outcome.detail = MISSING, "file found nowhere"
             return
@@ -174,8 +185,9 @@ class Migration:
                           **placeholder_fields(processed)}
         outcome.detail = str(local) if new == own_name else f"{local}, the same photo as {new}"
         if not self.dry_run:
-            # Verified on the way: each file is renamed into place only once the server reports the
-            # size that was sent (storage/ftp/upload.py, upload_atomically), so no second look is needed.
+            # Verified on the way: on FTP each file is renamed into place only once the server reports
+            # the size that was sent (storage/ftp/upload.py); on S3 the store checks each PUT's
+            # Content-MD5 before it keeps the object. No second look is needed.
             with self.uploading:
                 self.storage.save_many(photo_files(new, processed.original.data, processed.renditions))
         outcome.status = MIGRATED
@@ -241,7 +253,7 @@ def merge_photo(photo, into):
 
 def rows_to_examine(limit=None):
     """(photo pk, slug, date, name) of every photo on the store, the slug and date of the first
-    article showing it (or the photo's own). Photos still waiting for HostGator are the pipeline's."""
+    article showing it (or the photo's own). Photos still waiting for the store are the pipeline's."""
     first_article = {}
     for photo_id, slug, published_at in (ArticlePhoto.objects.order_by("photo_id", "article_id")
                                          .values_list("photo_id", "article__slug", "article__published_at")):
@@ -257,20 +269,23 @@ def rows_to_examine(limit=None):
     return rows
 
 
-def migrate_images(sources=None, dry_run=False, workers=4, limit=None, progress=None, processes=None):
-    """Migrate every photo; returns a MigrationReport. ``progress`` is called with each Outcome.
+def migrate_images(sources=None, dry_run=False, workers=4, limit=None, progress=None, processes=None, store=None):
+    """Migrate every photo to ``store`` (a PHOTO_BACKENDS name; by default PHOTO_STORAGE, the one
+    the pages show); returns a MigrationReport. ``progress`` is called with each Outcome.
 
-    ``workers`` photos are uploaded at once, over ``workers`` FTP connections of its own (at most
-    the host's per-IP cap; the site's own pool, HOSTGATOR_FTP's MAX_CONNECTIONS, is another one;
-    a host that refuses more with 421 gets fewer, storage/ftp/pool.py), their pixels in ``processes``
+    ``workers`` photos are uploaded at once, over ``workers`` connections of its own (at most the
+    store's ``most_connections``: HostGator's per-IP cap; the site's own pool, HOSTGATOR_FTP's
+    MAX_CONNECTIONS, is another one; a host that refuses more with 421 gets fewer,
+    storage/ftp/pool.py), their pixels in ``processes``
     processes (BulkPhotoWork: by default one per CPU the machine really has). As many photos more
     (at least one) are being prepared meanwhile, so that no connection waits for pixels."""
     workers = max(1, workers)
     sources = [Path(source) for source in (sources or default_sources())]
     names = PhotoNames(Photo.objects.values_list("name", flat=True))
-    storage = HostGatorStorage(max_connections=min(workers, HostGatorStorage.most_connections))
+    store = store or settings.PHOTO_STORAGE
+    storage = open_store(store, max_connections=min(workers, store_class(store).most_connections))
     work = BulkPhotoWork(workers, processes)
-    migration = Migration(storage, sources, dry_run, names, work, uploads_at_once=workers)
+    migration = Migration(storage, sources, dry_run, names, work, uploads_at_once=workers, store=store)
     report = MigrationReport()
     pool = ThreadPoolExecutor(max_workers=workers + max(1, work.processes))
     try:

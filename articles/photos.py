@@ -1,7 +1,7 @@
-"""A photo on its way to HostGator: kept in the database first (a Photo not yet on the store and
-its PendingUpload), uploaded with its renditions, then marked on the store, which shows it on its
-articles' pages; or left waiting when the host does not take it, and pushed later. No photo is
-ever lost, and the same bytes sent twice are one photo.
+"""A photo on its way to the photo store (PHOTO_STORAGE: HostGator or S3): kept in the database
+first (a Photo not yet on the store and its PendingUpload), uploaded with its renditions, then
+marked on the store, which shows it on its articles' pages; or left waiting when the store does
+not take it, and pushed later. No photo is ever lost, and the same bytes sent twice are one photo.
 
 No file travels while a database transaction is open: a photo is parked in a transaction (the
 article's own, from the article form; a short one of its own, from the upload view), the upload
@@ -11,7 +11,7 @@ meanwhile deletes it. A row being pushed is *claimed* for a while (``claimed_unt
 locked, so no row lock either is held while the bytes travel; a process killed mid-push leaves it
 to the next retry.
 
-Views and admin call these functions; the storage API (``default_storage``) does the FTP work.
+Views and admin call these functions; the storage API (``default_storage``) does the store's work.
 """
 
 import logging
@@ -235,7 +235,7 @@ def push_pending(row, renditions=None):
             logger.exception("Photo %s waits after an unexpected error", row.name)
         return error
     if record_uploaded_photo(row.pk, files_record(row.name, row.width, renditions)):
-        logger.info("Photo %s on HostGator", row.name)
+        logger.info("Photo %s on %s", row.name, default_storage.short)
         make_the_other_files(row.photo_id, original)
     else:
         logger.info("Photo %s was removed during its upload: not published", row.name)

@@ -48,8 +48,8 @@ def with_placeholder(photos):
 
 @never_cache
 def healthz(request):
-    """Render's health check: the web process and its database answer. Never touches FTP, so a
-    HostGator outage does not make Render restart a healthy site."""
+    """Render's health check: the web process and its database answer. Never touches the photo store, so a
+    store outage does not make Render restart a healthy site."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")

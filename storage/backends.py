@@ -42,6 +42,8 @@ class HostGatorStorage(PhotoStore, FTPStorage):
     arguments with the same names in lower case override single values (tests, scripts)."""
 
     most_connections = HOST_CONNECTIONS_PER_IP  # for all processes of one address: a bulk command's ceiling
+    most_connections_why = (f"the host accepts {HOST_CONNECTIONS_PER_IP} FTP connections per IP address, "
+                            "the site's included")
     place = "l'hébergement des photos (HostGator)"
     short = "HostGator"
     when_full = ("dans cPanel, « Utilisation du disque » montre ce qui occupe la place (ou demandez plus "

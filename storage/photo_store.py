@@ -7,7 +7,8 @@ object store). Both are Django storages; beyond the Storage API the pipeline cal
 - ``delete_many(names)``: idempotent, for a photo's some 30 possible names at once;
 - ``file_sizes(folder)``: {name: size} in one listing; ``save_own_file(name, bytes)``: the default
   images (SVG included, which photo names may not be);
-- ``url(name)``: string building, no network; ``disconnect()``.
+- ``url(name)``: string building, no network; ``disconnect()``;
+- ``most_connections``: how many connections a bulk command may open.
 
 Errors are storage/errors.py's, the same for every store: a store that is down makes a photo wait.
 What both stores share is written once here: the names they refuse, the public URL, the names
@@ -32,6 +33,10 @@ class PhotoStore:
     What editors read of the store, in French: ``place`` (« l'hébergement des photos (HostGator) »),
     ``short`` (« HostGator »), ``when_full`` (what to do once it is full)."""
 
+    # A bulk command's ceiling on its connections to the store: each one holds a photo in memory
+    # (Render: 512 MB). HostGator's is lower: its per-IP cap.
+    most_connections = 16
+    most_connections_why = "each one holds a photo in memory"
     place = "le stockage des photos"
     short = "le stockage des photos"
     when_full = "demandez plus d'espace à qui le gère"

@@ -1,3 +1,4 @@
+from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 
 from articles.photos import retry_pending_uploads
@@ -5,7 +6,7 @@ from articles.rendition_queue import wait_until_done
 
 
 class Command(BaseCommand):
-    help = ("Push the photos that HostGator could not take at save time (PendingUpload rows) and "
+    help = ("Push the photos that the photo store could not take at save time (PendingUpload rows) and "
             "show them on their articles' pages. Safe to run concurrently and again.")
 
     def add_arguments(self, parser):
@@ -24,4 +25,5 @@ class Command(BaseCommand):
         self.stdout.write(f"{len(report.pushed)} pushed, {waiting} still waiting"
                           + (f" ({report.not_tried} not tried: the host is down)" if report.not_tried else ""))
         if not report.ok:
-            raise CommandError(f"{len(report.failed)} photo(s) could not be pushed; HostGator still failing")
+            raise CommandError(f"{len(report.failed)} photo(s) could not be pushed; "
+                               f"{default_storage.short} still failing")

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from articles.photo_transfer import ALREADY_THERE, COPIED, FAILED, MISSING, NOT_TRIED, transfer_photos
-from storage.stores import open_store, store_names
+from storage.stores import open_store, store_names, workers_refusal
 
 
 class Command(BaseCommand):
@@ -24,8 +24,9 @@ class Command(BaseCommand):
     def handle(self, *args, source, destination, dry_run=False, workers=4, limit=None, verbosity=1, **options):
         if source == destination:
             raise CommandError("--from and --to name the same store")
-        if not 1 <= workers <= 8:
-            raise CommandError("--workers must be between 1 and 8 (the host accepts 8 FTP connections per IP address)")
+        refusal = workers_refusal(workers, [source, destination])
+        if refusal:
+            raise CommandError(refusal)
         stores = open_store(source, max_connections=workers), open_store(destination, max_connections=workers)
         bar = tqdm(unit="photo", disable=not sys.stderr.isatty() or verbosity == 0, file=sys.stderr)
 
