@@ -3,6 +3,7 @@ FTP transport raises too), and the one deadline per operation (botocore has time
 operation and bounded retries, but nothing bounds a whole call: a PUT that trickles along would
 go on for ever)."""
 
+import re
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from botocore.exceptions import (
@@ -31,6 +32,7 @@ NAME_TAKEN = "PreconditionFailed"  # If-None-Match: * met an object already ther
 CONFIGURATION_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "NoSuchBucket",
                        "InvalidBucketName", "AuthorizationHeaderMalformed", "InvalidToken", "ExpiredToken"}
 FULL_CODES = {"QuotaExceeded", "StorageQuotaExceeded", "InsufficientStorage", "ServiceQuotaExceeded"}
+FULL_MESSAGE = re.compile(r"quota|cap exceeded|storage cap|insufficient storage", re.IGNORECASE)
 BUSY_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests"}
 
 
@@ -45,11 +47,13 @@ def translate(error, operation, name=""):
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
         reply = f"{status} {code}".strip()
         message = str(details.get("Message", ""))
+        # Before the 403s: gateways say a full quota with 403 QuotaExceeded (versitygw), B2 with a
+        # 403 whose message speaks of its cap.
+        if code in FULL_CODES or status == 507 or FULL_MESSAGE.search(message):
+            return StoreFull(operation, name, reply, "the bucket's quota is full", protocol="S3")
         if code in CONFIGURATION_CODES or status in {401, 403}:
             return StoreLoginError(operation, name, reply, message or "check the AWS_* settings",
                                        protocol="S3")
-        if code in FULL_CODES or status == 507:
-            return StoreFull(operation, name, reply, "the bucket's quota is full", protocol="S3")
         if code in BUSY_CODES or status in {429, 503}:
             return StoreBusy(operation, name, reply, message, protocol="S3")
         if status >= 500:

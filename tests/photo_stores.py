@@ -63,10 +63,14 @@ class HostGatorStore:
     def slow(self, seconds):
         self.server.latency = seconds
 
+    def full(self):
+        self.server.faults.reply("STOR", "552 Disk quota exceeded", times=None)
+
     def down(self):
         self.server.stop()
 
     def up(self):
+        self.server.faults.clear()
         self.server.start()
 
 
@@ -78,6 +82,7 @@ class S3Store:
         client = bucket.client()
         for name in ("default_article.jpg", "default_article.svg"):  # what transfer_photos copies over
             client.put_object(Bucket=bucket.bucket, Key=name, Body=b"default")
+        self.forget()  # uploads() and written() count the pipeline's requests, not these
 
     def files(self):
         return [key for key in self.bucket.keys() if not key.startswith("default_article")]
@@ -99,6 +104,9 @@ class S3Store:
 
     def slow(self, seconds):
         self.bucket.server.latency = seconds
+
+    def full(self):
+        self.bucket.faults.reply("PUT", 403, "QuotaExceeded", times=None)  # as versitygw says it
 
     def down(self):
         self.bucket.faults.reply("*", 503, "ServiceUnavailable", times=None)

@@ -42,17 +42,18 @@ class Fault:
     times: int | None  # None: for ever
     key_contains: str = ""
     stall_seconds: float = 0.0
+    message: str = "injected by the test"
 
 
 class S3Faults:
     def __init__(self):
         self._faults, self._lock = [], threading.Lock()
 
-    def reply(self, method, status, code, times=1, key_contains=""):
+    def reply(self, method, status, code, times=1, key_contains="", message="injected by the test"):
         """Answer the next ``times`` requests of ``method`` ("*": any) whose key contains
         ``key_contains`` with this S3 error instead of doing them."""
         with self._lock:
-            self._faults.append(Fault(method, status, code, times, key_contains))
+            self._faults.append(Fault(method, status, code, times, key_contains, message=message))
 
     def stall(self, method, seconds, times=1, key_contains=""):
         """Hold the next ``times`` requests of ``method`` for ``seconds`` before doing them."""
@@ -105,7 +106,7 @@ class S3Server:
             time.sleep(fault.stall_seconds)
         elif fault:
             body = (f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{fault.code}</Code>"
-                    f"<Message>injected by the test</Message></Error>").encode()
+                    f"<Message>{fault.message}</Message></Error>").encode()
             environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             start_response(f"{fault.status} Injected", [("Content-Type", "application/xml"),
                                                         ("Content-Length", str(len(body)))])

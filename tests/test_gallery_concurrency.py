@@ -14,7 +14,7 @@ from articles.models import Article, ArticlePhoto, PendingUpload, Photo
 from articles.photos import retry_pending_uploads
 from tests.gallery_forms import article_form, gallery_row
 from tests.test_ftp_servers import wait_for
-from tests.test_photos import files_on_server, jpeg_bytes
+from tests.test_photos import jpeg_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -100,7 +100,7 @@ def waiting_on_a_lock():
 
 
 def test_waiting_bytes_deleted_by_hand_are_replaced_by_the_next_upload_of_the_photo(
-        editor_client, hostgator):
+        editor_client, photo_store):
     data = jpeg_bytes(color=(30, 160, 90))
 
     def send():
@@ -108,10 +108,10 @@ def test_waiting_bytes_deleted_by_hand_are_replaced_by_the_next_upload_of_the_ph
                                       {"file": SimpleUploadedFile("a.jpg", data, content_type="image/jpeg")})
         return json.loads(response.content)
 
-    hostgator.stop()
+    photo_store.down()
     assert send()["state"] == "pending"
     PendingUpload.objects.all().delete()  # « Supprimer les photos en attente sélectionnées »
-    hostgator.start()
+    photo_store.up()
     again = send()
     assert again["state"] == "uploaded" and Photo.objects.get().on_store
-    assert len(files_on_server(hostgator.root)) == 3 and not retry_pending_uploads().failed
+    assert len(photo_store.files()) == 3 and not retry_pending_uploads().failed

@@ -126,7 +126,7 @@ def test_a_waiting_photo_goes_out_with_the_next_quick_upload_in_its_place(editor
     assert len(photo_store.files()) == 6
 
 
-def test_a_rolled_back_save_sends_nothing(editor_client, hostgator):
+def test_a_rolled_back_save_sends_nothing(editor_client, photo_store):
     def fail_after_save(sender, instance, **kwargs):
         raise IntegrityError("simulated failure after the article row was written")
 
@@ -137,28 +137,28 @@ def test_a_rolled_back_save_sends_nothing(editor_client, hostgator):
     finally:
         post_save.disconnect(fail_after_save, sender=Article)
     assert Article.objects.count() == 0 and PendingUpload.objects.count() == 0 and Photo.objects.count() == 0
-    assert "STOR" not in hostgator.verbs() and files_on_server(hostgator.root) == []
+    assert photo_store.uploads() == 0 and photo_store.files() == []
 
 
-def test_an_article_deleted_during_the_upload_leaves_no_files(hostgator, settings):
+def test_an_article_deleted_during_the_upload_leaves_no_files(photo_store):
     article = Article.objects.create(title="Supprimé pendant l'envoi")
     processed = checked_photo(upload("a.jpg", jpeg_bytes()))
     parked = park_in(article, processed)
     Article.objects.filter(pk=article.pk).delete()  # another editor, while the bytes travel
     assert photos.send_parked_photo(parked, processed.renditions).state == photos.UPLOADED
-    assert "STOR" in hostgator.verbs() and files_on_server(hostgator.root) == []
+    assert photo_store.uploads() > 0 and photo_store.files() == []
 
 
-def test_a_photo_removed_while_its_save_still_uploads_is_not_published(hostgator):
+def test_a_photo_removed_while_its_save_still_uploads_is_not_published(photo_store):
     article = Article.objects.create(title="Retirée pendant son propre envoi")
     processed = checked_photo(upload("a.jpg", jpeg_bytes()))
     parked = park_in(article, processed)
     ArticlePhoto.objects.filter(article=article).delete()  # « Retirer de l'article » in another tab, meanwhile
     assert photos.send_parked_photo(parked, processed.renditions).state == photos.UPLOADED
-    assert shown_photo(article) is None and files_on_server(hostgator.root) == [] and Photo.objects.count() == 0
+    assert shown_photo(article) is None and photo_store.files() == [] and Photo.objects.count() == 0
 
 
-def test_a_photo_that_fails_for_its_own_reason_does_not_block_the_queue(hostgator):
+def test_a_photo_that_fails_for_its_own_reason_does_not_block_the_queue(photo_store):
     first, second = Article.objects.create(title="Abîmée"), Article.objects.create(title="Saine")
     broken = waiting_photo("2026/12/abimee-0123456789.jpg", b"not a photo")
     ArticlePhoto.objects.create(article=first, photo=broken.photo)
@@ -171,7 +171,7 @@ def test_a_photo_that_fails_for_its_own_reason_does_not_block_the_queue(hostgato
     assert broken.claimed_until is None and broken.attempts == 1 and broken.last_error
 
 
-def test_a_parked_photo_removed_during_its_push_is_not_published(hostgator):
+def test_a_parked_photo_removed_during_its_push_is_not_published(photo_store):
     article = Article.objects.create(title="Retirée pendant l'envoi")
     processed = checked_photo(upload("a.jpg", jpeg_bytes()))
     parked = waiting_photo("2026/12/retiree-0123456789.jpg", processed.original.data, processed.original.width,
@@ -182,14 +182,14 @@ def test_a_parked_photo_removed_during_its_push_is_not_published(hostgator):
     ArticlePhoto.objects.filter(article=article).delete()  # the editor removes it while the bytes travel
     assert photos.push_pending(row) is None
     assert shown_photo(article) is None and Photo.objects.count() == 0
-    assert files_on_server(hostgator.root) == []
+    assert photo_store.files() == []
 
 
-def test_uploads_refuse_to_run_inside_a_transaction(hostgator):
+def test_uploads_refuse_to_run_inside_a_transaction(photo_store):
     from django.db import transaction
 
     article = Article.objects.create(title="Dans une transaction")
     processed = checked_photo(upload("a.jpg", jpeg_bytes()))
     with transaction.atomic(), pytest.raises(RuntimeError, match="after the transaction"):
         photos.attach_photo(article, processed)
-    assert "STOR" not in hostgator.verbs()
+    assert photo_store.uploads() == 0

@@ -170,3 +170,21 @@ def test_host_down_keeps_the_photo_and_retry_publishes_it(editor_client, client,
     before = state()
     call_command("retry_pending_uploads")
     assert state() == before
+
+
+def test_a_full_store_keeps_the_photo_and_tells_the_editor_what_to_do(editor_client, photo_store):
+    photo_store.full()
+    response = editor_client.post(reverse("admin:articles_article_add"),
+                                  article_form(photo=upload("a.jpg", jpeg_bytes())), follow=True)
+    page = html.unescape(response.content.decode())
+    place = {"hostgator": "l'hébergement des photos (HostGator)", "s3": "le stockage des photos (S3)"}[photo_store.kind]
+    remedy = {"hostgator": "« Utilisation du disque »", "s3": "augmentez le quota du bucket"}[photo_store.kind]
+    assert f"mais l'espace de {place} est plein" in page and remedy in page
+    assert "dès que de la place sera libérée" in page
+    pending = PendingUpload.objects.get()
+    assert shown_photo(Article.objects.get()) is None and len(bytes(pending.data)) > 1000
+    assert photo_store.files() == []
+    assert photo_store.uploads() <= 3  # each file tried once at most: another try cannot help
+    photo_store.up()
+    call_command("retry_pending_uploads")
+    assert shown_photo(Article.objects.get()).name == pending.name and len(photo_store.files()) == 3

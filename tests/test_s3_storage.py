@@ -12,7 +12,7 @@ from django.core.files.storage import default_storage, storages
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from storage.errors import HOST_WIDE, StoreLoginError, TransferDeadlineExceeded
+from storage.errors import HOST_WIDE, StoreFull, StoreLoginError, TransferDeadlineExceeded
 from storage.s3 import CACHE_CONTROL, PhotoS3Storage
 from tests.s3_server import SECRET_ACCESS_KEY
 
@@ -213,3 +213,22 @@ def test_a_bucket_that_stalls_parks_the_photo_at_the_deadline(editor_client, s3,
     assert "trop lent" in page and "sera publiée automatiquement" in page
     article = Article.objects.get()
     assert shown_photo(article) is None and PendingUpload.objects.count() == 1
+
+
+@pytest.mark.parametrize(("status", "code", "message"), [
+    (403, "QuotaExceeded", "Your request was denied due to quota exceeded."),  # versitygw
+    (403, "AccessDenied", "Storage cap exceeded."),  # B2's cap, said as a 403
+    (507, "InsufficientStorage", "Insufficient Storage"),
+])
+def test_a_full_bucket_is_full_not_a_wrong_key_and_is_not_retried(storage, s3, status, code, message):
+    s3.faults.reply("PUT", status, code, times=None, message=message)
+    with pytest.raises(StoreFull) as failed:
+        storage.save_many({"2026/12/match-0123456789.jpg": b"photo"})
+    assert code in str(failed.value)
+    assert [request.method for request in s3.requests()].count("PUT") == 1
+
+
+def test_a_refused_key_is_still_a_login_error(storage, s3):
+    s3.faults.reply("PUT", 403, "AccessDenied", times=None, message="Access Denied")
+    with pytest.raises(StoreLoginError):
+        storage.save_many({"2026/12/match-0123456789.jpg": b"photo"})
