@@ -10,7 +10,8 @@ pipeline uses on HostGator (storage/backends.py):
   right Content-Type with ``Cache-Control: public, max-age=31536000, immutable``;
 - no ACL calls (R2 and B2 refuse them: public access is a setting of the bucket), and botocore's
   checksums only where an operation requires them (R2 and B2 refuse the CRC32 headers boto3 sends
-  by default since 1.36);
+  by default since 1.36); DeleteObjects, which requires one, gets the Content-MD5 every S3 API
+  takes instead of boto3's CRC32, which B2, OVH and older gateways refuse (``md5_for_batch_delete``);
 - timeouts, bounded retries and one deadline per operation (the transfer timeout) as on FTP, and
   the same errors (storage/errors.py), so a store that is down makes the photo wait, as on FTP.
 
@@ -42,6 +43,21 @@ DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
 _creation = threading.Lock()
 
 
+def md5_for_batch_delete(request, **kwargs):
+    """DeleteObjects with Content-MD5 (as boto3 sent it until 1.36) instead of its CRC32 headers:
+    AWS takes either; B2, OVH and some gateways take only the MD5. Before signing, so it is signed.
+    By hand because botocore has no setting for it (``when_required`` still sends CRC32 here)."""
+    for header in [name for name in request.headers if name.lower().startswith(("x-amz-checksum-",
+                                                                                 "x-amz-sdk-checksum-"))]:
+        del request.headers[header]
+    body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+    request.headers["Content-MD5"] = content_md5(body)
+
+
+def content_md5(data):
+    return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+
+
 class PhotoS3Storage(PhotoStore, S3Storage):
     """Configured from settings.PHOTO_S3 (the AWS_* and PHOTO_PUBLIC_URL environment variables);
     keyword arguments with django-storages' names override single values (tests, scripts)."""
@@ -57,7 +73,7 @@ class PhotoS3Storage(PhotoStore, S3Storage):
         self.client_config = Config(
             connect_timeout=self.timeout, read_timeout=self.timeout,
             retries={"total_max_attempts": 3, "mode": "standard"},
-            max_pool_connections=max(10, self.max_connections),
+            max_pool_connections=max(10, 2 * self.max_connections),  # as many as the executor runs at once
             request_checksum_calculation="when_required", response_checksum_validation="when_required",
             # Path-style on a named endpoint (R2, B2, a local server): no DNS name per bucket needed.
             s3={"addressing_style": "path" if self.endpoint_url else "auto"}, signature_version="s3v4")
@@ -90,6 +106,7 @@ class PhotoS3Storage(PhotoStore, S3Storage):
                     aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key,
                 ).client("s3", endpoint_url=self.endpoint_url, region_name=self.region_name,
                          config=self.client_config, verify=self.verify)
+                self._client.meta.events.register("before-sign.s3.DeleteObjects", md5_for_batch_delete)
                 self._executor = ThreadPoolExecutor(max_workers=2 * self.max_connections,
                                                     thread_name_prefix="s3")
             return self._client
@@ -188,9 +205,8 @@ class PhotoS3Storage(PhotoStore, S3Storage):
         """One PUT of ``data`` (bytes) at ``name``; with ``only_if_absent``, refused (NAME_TAKEN)
         when something is already there."""
         extra = {"IfNoneMatch": "*"} if only_if_absent else {}
-        digest = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
         self.call("PUT", name, lambda: self.client.put_object(
-            Bucket=self.bucket_name, Key=self.key(name), Body=data, ContentMD5=digest,
+            Bucket=self.bucket_name, Key=self.key(name), Body=data, ContentMD5=content_md5(data),
             ContentType=content_type_of(name), **self.get_object_parameters(name), **extra))
         return name
 

@@ -136,6 +136,7 @@ def s3(s3_server, settings):
     yield bucket
     s3_server.faults.clear()
     s3_server.latency = 0.0
+    s3_server.strict_checksums = False
 
 
 @pytest.fixture(params=["hostgator", "s3"])

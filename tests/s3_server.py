@@ -6,6 +6,9 @@ Every request is recorded as (method, key, headers), so a test sees what reached
 bucket's objects are served without signature at ``public_url`` (moto checks none), which stands in
 for the bucket's public URL or custom domain."""
 
+import base64
+import hashlib
+import io
 import json
 import secrets
 import threading
@@ -81,6 +84,9 @@ class S3Server:
     def __init__(self, latency=0.0):
         self.requests, self.faults, self._lock = [], S3Faults(), threading.Lock()
         self.latency = latency  # seconds before each request is answered: a WAN's round trip (benchmarks)
+        # As B2, OVH and older gateways: no x-amz-checksum-* on objects, Content-MD5 required and checked
+        # on DeleteObjects (boto3 since 1.36 sends CRC32 there instead).
+        self.strict_checksums = False
         self._app = DomainDispatcherApplication(create_backend_app)
         self._server = make_server("127.0.0.1", 0, self._middleware, threaded=True,
                                    request_handler=QuietHandler)
@@ -101,17 +107,37 @@ class S3Server:
             self.requests.append(Request(method, bucket, key, headers))
         if self.latency:
             time.sleep(self.latency)
+        refusal = self._checksum_refusal(environ, method, key, headers) if self.strict_checksums else None
+        if refusal:
+            return self._error(start_response, *refusal)
         fault = self.faults.take(method, key)
         if fault and fault.stall_seconds:
             time.sleep(fault.stall_seconds)
         elif fault:
-            body = (f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{fault.code}</Code>"
-                    f"<Message>{fault.message}</Message></Error>").encode()
             environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-            start_response(f"{fault.status} Injected", [("Content-Type", "application/xml"),
-                                                        ("Content-Length", str(len(body)))])
-            return [body]
+            return self._error(start_response, fault.status, fault.code, fault.message)
         return self._app(environ, start_response)
+
+    @staticmethod
+    def _error(start_response, status, code, message):
+        body = (f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code>"
+                f"<Message>{message}</Message></Error>").encode()
+        start_response(f"{status} Refused", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    @staticmethod
+    def _checksum_refusal(environ, method, key, headers):
+        """(status, code, message) of a strict store's refusal, or None. Reads and puts back the body."""
+        if key and any(name.startswith(("x-amz-checksum-", "x-amz-sdk-checksum-")) for name in headers):
+            return 400, "InvalidRequest", "Unsupported header: x-amz-checksum-*"
+        if method == "POST" and "delete" in environ.get("QUERY_STRING", "").replace("=", "&").split("&"):
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(body)
+            if "content-md5" not in headers:
+                return 400, "InvalidRequest", "DeleteObjects requires one valid Content-MD5 header"
+            if headers["content-md5"] != base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode():
+                return 400, "BadDigest", "The Content-MD5 you specified did not match what we received."
+        return None
 
     def new_bucket(self):
         import boto3

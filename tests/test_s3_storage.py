@@ -6,6 +6,7 @@ import time
 import urllib.request
 
 import pytest
+from botocore.exceptions import ClientError
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage, storages
@@ -232,3 +233,18 @@ def test_a_refused_key_is_still_a_login_error(storage, s3):
     s3.faults.reply("PUT", 403, "AccessDenied", times=None, message="Access Denied")
     with pytest.raises(StoreLoginError):
         storage.save_many({"2026/12/match-0123456789.jpg": b"photo"})
+
+
+def test_batch_deletes_carry_the_content_md5_strict_stores_require(storage, s3, s3_server):
+    """B2, OVH and older gateways refuse boto3's CRC32 headers and want Content-MD5 on DeleteObjects:
+    stock boto3 (since 1.36) is refused there; our storage is not, and its photos' writes pass too."""
+    s3_server.strict_checksums = True
+    storage.save_many({"2026/12/x.jpg": JPEG, "2026/12/x-480w.jpg": b"small"})
+    assert storage.save("2026/12/y.jpg", ContentFile(b"y")) == "2026/12/y.jpg"
+    stock = s3.client()
+    with pytest.raises(ClientError, match="Content-MD5"):
+        stock.delete_objects(Bucket=s3.bucket, Delete={"Objects": [{"Key": "2026/12/x.jpg"}]})
+    storage.delete_many(["2026/12/x.jpg", "2026/12/x-480w.jpg", "2026/12/y.jpg", "2026/12/x-320w.avif"])
+    assert s3.keys() == []
+    delete = [request for request in s3.requests() if request.method == "POST"][-1]
+    assert delete.headers["content-md5"] and not [name for name in delete.headers if "checksum" in name]
