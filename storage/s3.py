@@ -228,10 +228,13 @@ class PhotoS3Storage(PhotoStore, S3Storage):
             except StoreError as refused:
                 if is_name_taken(refused):
                     continue
-                if refused.code != "501" or not self.conditional_puts:
+                # A store that does not know If-None-Match answers 501, or 400 (its own words for
+                # an unknown header): one plain PUT; once the store takes it, only plain PUTs.
+                if refused.code not in {"400", "501"} or not self.conditional_puts:
                     raise
+            name = self.put(candidate, data)
             self.conditional_puts = False
-            return self.put(candidate, data)
+            return name
         raise SuspiciousFileOperation(f"No free name of at most {max_length} characters is left for '{name}'")
 
     def _save(self, name, content):

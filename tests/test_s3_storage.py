@@ -13,7 +13,7 @@ from django.core.files.storage import default_storage, storages
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from storage.errors import HOST_WIDE, StoreFull, StoreLoginError, TransferDeadlineExceeded
+from storage.errors import HOST_WIDE, StoreError, StoreFull, StoreLoginError, TransferDeadlineExceeded
 from storage.s3 import CACHE_CONTROL, PhotoS3Storage
 from tests.s3_server import SECRET_ACCESS_KEY
 
@@ -182,11 +182,12 @@ def test_the_secret_key_never_reaches_a_log_line_even_botocores_debug(storage, s
     assert SECRET_ACCESS_KEY not in caplog.text
 
 
-def test_a_store_without_conditional_puts_still_never_replaces_a_file(storage, s3):
-    """Some S3-compatible stores answer 501 to If-None-Match: save() goes on with plain PUTs, the
-    HEAD before each still keeping taken names."""
+@pytest.mark.parametrize(("status", "code"), [(501, "NotImplemented"), (400, "InvalidArgument")])
+def test_a_store_without_conditional_puts_still_never_replaces_a_file(storage, s3, status, code):
+    """Some S3-compatible stores answer 501 (or 400) to If-None-Match: save() goes on with plain PUTs,
+    the HEAD before each still keeping taken names."""
     storage.save("match.jpg", ContentFile(b"first"))
-    s3.faults.reply("PUT", 501, "NotImplemented", times=1)
+    s3.faults.reply("PUT", status, code, times=1)
     second = storage.save("other.jpg", ContentFile(b"second"))
     third = storage.save("match.jpg", ContentFile(b"third"))
     assert second == "other.jpg" and third != "match.jpg"
@@ -227,6 +228,17 @@ def test_a_full_bucket_is_full_not_a_wrong_key_and_is_not_retried(storage, s3, s
         storage.save_many({"2026/12/match-0123456789.jpg": b"photo"})
     assert code in str(failed.value)
     assert [request.method for request in s3.requests()].count("PUT") == 1
+
+
+def test_a_plain_put_refused_too_keeps_conditional_puts(storage, s3):
+    """A 400 that was not about the header (the plain PUT is refused as well) is raised, and the next
+    save still sends If-None-Match."""
+    s3.faults.reply("PUT", 400, "InvalidRequest", times=2)
+    with pytest.raises(StoreError):
+        storage.save("match.jpg", ContentFile(b"first"))
+    assert storage.save("match.jpg", ContentFile(b"first")) == "match.jpg"
+    assert [request.headers.get("if-none-match") for request in s3.requests() if request.method == "PUT"] == [
+        "*", None, "*"]
 
 
 def test_a_refused_key_is_still_a_login_error(storage, s3):
