@@ -1,8 +1,8 @@
 """Photo saves on an S3-compatible store (moto's S3 server) vs HostGator (the FTP bench server), at the
-same simulated WAN, then transfer_photos from one to the other, in one run.
+same simulated WAN (transfer_photos from one to the other: bench/s3_transfer.py).
 
     .venv/bin/python -m bench.s3_saves
-      BENCH_S3_PHOTOS=100   photos saved on each store, then transferred
+      BENCH_S3_PHOTOS=100   photos saved on each store
 
 Each store runs in its own child process (spawned: it never shares a GIL with the client). The WAN:
 BENCH_DELAY (30 ms) once per round trip on both sides: the FTP server's per-round-trip model
@@ -24,6 +24,20 @@ from bench.servers import ServerProcess
 PHOTOS = int(os.environ.get("BENCH_S3_PHOTOS", "100"))
 
 
+def _objects(server, bucket):
+    """(count, bytes) of the objects in ``bucket``, listed with boto3 (its requests are recorded too)."""
+    import boto3
+
+    from tests.s3_server import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
+
+    client = boto3.client("s3", endpoint_url=server.endpoint_url, region_name=REGION,
+                          aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY)
+    sizes = [entry["Size"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+             for entry in page.get("Contents", ())]
+    client.close()
+    return len(sizes), sum(sizes)
+
+
 def _serve_s3(channel, delay):
     from tests.s3_server import S3Server
 
@@ -37,6 +51,12 @@ def _serve_s3(channel, delay):
         elif request == "forget":
             server.forget()
             channel.send(None)
+        elif request == "new bucket":
+            bucket = server.new_bucket()
+            server.forget()
+            channel.send(server.settings_for(bucket, TIMEOUT=15.0, TRANSFER_TIMEOUT=60.0))
+        elif request == "objects":
+            channel.send(_objects(server, bucket))
         else:
             break
     server.stop()
@@ -58,13 +78,29 @@ class S3Process:
         self._channel.send("forget")
         self._channel.recv()
 
+    def new_bucket(self):
+        """An empty bucket from now on (requests() counts only its requests): its settings.PHOTO_S3."""
+        self._channel.send("new bucket")
+        self.settings = self._channel.recv()
+        return self.settings
+
+    def objects(self):
+        """(count, bytes) of the objects in the current bucket."""
+        self._channel.send("objects")
+        return self._channel.recv()
+
+    @property
+    def pid(self):
+        return self._process.pid
+
     def stop(self):
         self._channel.send("stop")
         self._process.join(10)
 
 
-def photo_files():
-    """[{name: bytes}] of PHOTOS photos, each its original and two renditions as the pipeline names them."""
+def photo_files(count=PHOTOS):
+    """[(name, processed, {name: bytes})] of ``count`` photos, each its original and two renditions as the
+    pipeline names them."""
     from datetime import date
 
     from articles.photo_processing import process_upload
@@ -72,7 +108,7 @@ def photo_files():
     from storage.images import photo_name
 
     photos = []
-    for index, path in enumerate(small_photos(PHOTOS)):
+    for index, path in enumerate(small_photos(count)):
         processed = process_upload(path.read_bytes(), path.name)
         name = photo_name(f"match-{index}", processed.content_hash, processed.extension, date(2026, 12, 1))
         photos.append((name, processed, files_of(name, processed.original.data, processed.renditions)))
@@ -87,20 +123,9 @@ def time_saves(storage, photos):
     return time.perf_counter() - started, time.process_time() - cpu
 
 
-def record_rows(photos):
-    from articles.models import Photo
-    from articles.photos import files_record
-
-    Photo.objects.bulk_create([Photo(name=name, width=processed.original.width, height=processed.original.height,
-                                     content_hash=processed.content_hash,
-                                     files=files_record(name, processed.original.width, processed.renditions))
-                               for name, processed, _files in photos])
-
-
 def main():
     from django.test import override_settings
 
-    from articles.photo_transfer import transfer_photos
     from storage.s3 import PhotoS3Storage
 
     started = time.perf_counter()
@@ -119,26 +144,11 @@ def main():
             s3_storage = PhotoS3Storage()
             s3_time, s3_cpu = time_saves(s3_storage, photos)
             s3_requests = len(s3.requests())
-            # transfer_photos: the photos saved on HostGator above, into a fresh prefix of the bucket.
-            fresh = ServerProcess(temporary_dir("s3-bench-ftp2"), certificate(), DELAY, "per_round_trip")
-            source = our_storage(fresh.settings, timeout=15.0, max_connections=4)
-            for _name, _processed, files in photos:
-                source.save_many(files)
-            s3_storage.delete_many([name for _name, _processed, files in photos for name in files])
-            record_rows(photos)
-            s3.forget()
-            transfer_started = time.perf_counter()
-            report = transfer_photos(source, PhotoS3Storage(max_connections=4), workers=4)
-            transfer_time = time.perf_counter() - transfer_started
-            transfer_requests = len(s3.requests())
-            source.disconnect()
-            fresh.stop()
             s3_storage.disconnect()
         ftp_storage.disconnect()
     finally:
         ftp.stop()
         s3.stop()
-    copied = report.files
     rows = [
         ("HostGator (FTP over TLS, 3 connections)", secs(ftp_time), f"{ftp_time / PHOTOS * 1000:.0f} ms",
          f"{ftp_commands / PHOTOS:.1f} commands, {ftp_waits / PHOTOS:.1f} round trips", secs(ftp_cpu), "1.00×"),
@@ -157,17 +167,12 @@ before each HTTP request is answered); each server in its own process. CPU = thi
 - Per file, S3 takes one request (a `PUT`, its Content-MD5 checked by the store before it keeps the
   object); FTP takes 3 round trips (`PASV`+`STOR`, `MLST`, `RNFR`+`RNTO`). The three files of a photo go
   in parallel on both.
-
-**transfer_photos HostGator → S3** (the same {PHOTOS} photos, 4 workers, {DELAY * 1000:.0f} ms per round trip on
-both sides): {copied} files ({report.bytes / 1e6:.1f} MB) in {secs(transfer_time)}:
-**{copied / transfer_time:.0f} files/s, {report.bytes / 1e6 / transfer_time:.2f} MB/s**, {transfer_requests} requests to
-the bucket ({transfer_requests / max(1, copied):.2f} per file: one PUT each, plus one listing per folder).
+- `transfer_photos` from one store to the other, at 1, 4 and 8 workers: section 15 (`bench/s3_transfer.py`).
 """
     targets = []
-    write_section("s3_saves", f"14. s3_saves — {PHOTOS} photo saves, S3 vs HostGator, and transfer_photos", body,
+    write_section("s3_saves", f"14. s3_saves — {PHOTOS} photo saves, S3 vs HostGator", body,
                   targets, time.perf_counter() - started)
-    say(f"FTP {secs(ftp_time)}, S3 {secs(s3_time)} ({ratio(s3_time / ftp_time)}); transfer {copied} files in "
-        f"{secs(transfer_time)}")
+    say(f"FTP {secs(ftp_time)}, S3 {secs(s3_time)} ({ratio(s3_time / ftp_time)})")
 
 
 if __name__ == "__main__":
