@@ -19,7 +19,7 @@ def origin_of(url):
 
 def photo_origins():
     """Every origin a page may load a photo from. A new store = one more URL in this list."""
-    urls = [settings.HOSTGATOR_FTP.get("PUBLIC_URL"), getattr(settings, "PHOTO_PUBLIC_URL", None)]
+    urls = [settings.HOSTGATOR_FTP.get("PUBLIC_URL"), settings.PHOTO_S3.get("PUBLIC_URL")]
     return sorted({origin for origin in map(origin_of, filter(None, urls)) if origin})
 
 

@@ -157,7 +157,7 @@ def test_an_admin_session_lasts_hours_and_ends_with_the_browser(client, editor):
 @pytest.mark.django_db
 def test_pages_send_the_content_security_and_permissions_policies(client, settings):
     settings.HOSTGATOR_FTP = {**settings.HOSTGATOR_FTP, "PUBLIC_URL": "https://www.cmtch.online/static/article_images/"}
-    settings.PHOTO_PUBLIC_URL = "https://photos.example.net/cmtch/"
+    settings.PHOTO_S3 = {**settings.PHOTO_S3, "PUBLIC_URL": "https://photos.example.net/cmtch/"}  # PHOTO_PUBLIC_URL
     response = client.get(reverse("articles:list"))
     directives = dict(part.strip().split(" ", 1) for part in response["Content-Security-Policy"].split(";"))
     assert directives["default-src"] == "'self'"
