@@ -217,8 +217,9 @@ THUMBNAILS_LOADED = """count => {
 
 
 @pytest.mark.browser
-def test_an_editor_builds_a_gallery_in_chromium(browser_page, live_server, hostgator, django_user_model,
+def test_an_editor_builds_a_gallery_in_chromium(browser_page, live_server, photo_store, django_user_model,
                                                 tmp_path):
+    """On both stores: the cards' thumbnails come from the store's public URL, which the policy allows."""
     django_user_model.objects.create_superuser("editeur", "e@example.org", "mot-de-passe-de-test-42")
     archive, _ = photos.store_photo(checked_photo(upload("archive.jpg", colour(9))), "archives",
                                     caption="Finale 2025", credit="Photo : Leïla B.", alt_text="La finale 2025")
@@ -271,6 +272,9 @@ def test_an_editor_builds_a_gallery_in_chromium(browser_page, live_server, hostg
     card("photo-4.jpg").get_by_role("button", name="Monter").click()  # and back
 
     thumbnail = card("photo-3.jpg").locator("img.gallery-thumb")
+    page.wait_for_function("img => img.complete", arg=thumbnail.element_handle())
+    assert thumbnail.evaluate("img => img.naturalWidth") > 0
+    assert thumbnail.evaluate("img => img.currentSrc").startswith(photo_store.public_url)
     box = thumbnail.bounding_box()
     thumbnail.click(position={"x": box["width"] * 0.25, "y": box["height"] * 0.75})
     focal = float(field("photo-3.jpg", "focal_x").input_value()), float(field("photo-3.jpg", "focal_y").input_value())
