@@ -1,5 +1,5 @@
-"""Moving the photos of the old site to the photo store (``migrate_images_to_hostgator``): HostGator,
-or with ``--to s3`` (the default when PHOTO_STORAGE=s3) the bucket.
+"""Moving the photos of the old site to the photo store the pages show (``migrate_images_to_hostgator``):
+HostGator, or the bucket when PHOTO_STORAGE=s3.
 
 Order per photo (a Photo row; the data migration 0005 made one per old Article.image): find the
 file, normalise it like a new upload, upload it with its renditions (each checked by the transport
@@ -77,15 +77,20 @@ def name_on_hostgator(value):
     """The photo-folder name a club URL (or HostGator's PUBLIC_URL) points to, or None."""
     parts = urlsplit(value)
     if parts.scheme in {"http", "https"} and parts.hostname in CLUB_HOSTS and FOLDER_IN_URL in parts.path:
-        return unquote(parts.path.split(FOLDER_IN_URL, 1)[1])
+        return canonical(unquote(parts.path.split(FOLDER_IN_URL, 1)[1]))
     return name_under(value, settings.HOSTGATOR_FTP["PUBLIC_URL"])
 
 
 def name_under(value, public_url):
-    """The name a URL under a store's public URL points to, or None."""
+    """The name a URL under a store's public URL points to, or None (for a name that is not written
+    the one way the store has it: 'a/../b.jpg' would be stored as it is, and cleaned up as 'b.jpg')."""
     if public_url and value.startswith(public_url):
-        return unquote(urlsplit(value[len(public_url):]).path)
+        return canonical(unquote(urlsplit(value[len(public_url):]).path))
     return None
+
+
+def canonical(name):
+    return name if name and posixpath.normpath(name) == name and not name.startswith("/") else None
 
 
 def candidate_paths(value, sources):
@@ -166,10 +171,12 @@ class Migration:
             outcome.status, outcome.new = NORMALISED, remote
             return
         local = find_local_file(value, self.sources)
-        if local is None and name_on_hostgator(value) and self.store != "hostgator":
-            # Most likely on HostGator still: not "missing", which would take it out of its galleries.
-            outcome.detail = (f"a HostGator URL, not on {self.store} yet: copy the photos over first "
-                              f"(transfer_photos --from hostgator --to {self.store}), then run this again")
+        if local is None and self.store != "hostgator" and ("://" not in value or name_on_hostgator(value)):
+            # A name or a HostGator URL that may well be on HostGator still: never "missing", which
+            # would take it out of its galleries. Only HostGator's own run may say a file is nowhere.
+            outcome.detail = (f"not on {self.store} nor in the source folders: if it is on HostGator, copy the "
+                              f"photos over first (transfer_photos --from hostgator --to {self.store}), then run "
+                              "this again")
             return
         if local is None:
             outcome.status, outcome.detail = MISSING, "file found nowhere"

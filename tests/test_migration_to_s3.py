@@ -38,8 +38,8 @@ def test_on_s3_photos_go_to_the_bucket_and_a_hostgator_url_waits_for_transfer_ph
     code, output = migrate("--source", str(tmp_path), "--workers", "2")
     assert code == 1, output
     assert "1 migrated, 0 already there, 2 normalised, 0 missing, 1 failed" in output
-    assert ("a HostGator URL, not on s3 yet: copy the photos over first (transfer_photos --from hostgator --to s3), "
-            "then run this again") in output
+    assert ("not on s3 nor in the source folders: if it is on HostGator, copy the photos over first "
+            "(transfer_photos --from hostgator --to s3), then run this again") in output
     processed = normalised(photo(1, wide=True))
     name = shown_photo(local).name
     assert PIPELINE_NAME.match(name)
@@ -57,15 +57,26 @@ def test_on_s3_photos_go_to_the_bucket_and_a_hostgator_url_waits_for_transfer_ph
     assert shown_photo(not_copied).name == "fête.jpg"
 
 
-def test_to_another_store_than_the_pages_show_says_so_and_workers_follow_its_cap(s3, hostgator, tmp_path):
+def test_names_already_on_hostgator_keep_their_galleries_until_they_are_in_the_bucket(s3, tmp_path):
+    """The pipeline's names (and an earlier run's) are on HostGator, not on Render's disk: on an empty
+    bucket they fail, with the way out, and stay in their galleries; once copied, they are there."""
+    name = "2026/11/finale-0123456789.jpg"
+    article = article_with_photo("Finale", name, width=400, height=300)
+    gone = article_with_photo("Ancienne", "articles/gone.jpg")
+    code, output = migrate("--source", str(tmp_path))
+    assert code == 1 and "0 migrated, 0 already there, 0 normalised, 0 missing, 2 failed" in output
+    assert shown_photo(article).name == name and shown_photo(gone).name == "articles/gone.jpg"
+    s3.client().put_object(Bucket=s3.bucket, Key=name, Body=photo(5))  # transfer_photos did it
+    code, output = migrate("--source", str(tmp_path))
+    assert "0 migrated, 1 already there, 0 normalised, 0 missing, 1 failed" in output
+    assert shown_photo(article).name == name
+
+
+def test_the_buckets_cap_on_workers_is_not_hostgators(s3, tmp_path):
     (tmp_path / "old.jpg").write_bytes(photo(4))
     article = article_with_photo("Old", "old.jpg")
+    code, output = migrate("--source", str(tmp_path), "--workers", "17")
+    assert code == 1 and "--workers must be between 1 and 16 (each one holds a photo in memory)" in output
     code, output = migrate("--source", str(tmp_path), "--workers", "9")
-    assert code == 0 and "1 migrated" in output  # the bucket's cap is not HostGator's 8
-    code, output = migrate("--source", str(tmp_path), "--to", "hostgator", "--workers", "9")
-    assert code == 1 and "--workers must be between 1 and 8 (the host accepts 8 FTP connections" in output
-    name = shown_photo(article).name
-    assert s3.keys() and name in s3.keys()
-    code, output = migrate("--source", str(tmp_path), "--to", "hostgator", "--dry-run")
-    assert ("Note: the pages show the photos of PHOTO_STORAGE=s3; these go to hostgator, and show once copied over "
-            "(transfer_photos --from hostgator --to s3).") in output
+    assert code == 0 and "1 migrated" in output  # more than HostGator's 8
+    assert shown_photo(article).name in s3.keys()

@@ -6,33 +6,28 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from articles.photo_migration import FAILED, MIGRATED, MISSING, NORMALISED, default_sources, migrate_images
-from storage.stores import store_names, workers_refusal
+from storage.stores import workers_refusal
 
 
 class Command(BaseCommand):
-    help = ("Move the photos of existing articles to HostGator (or --to s3): local files (--source) and legacy "
-            "URLs are normalised, uploaded with their renditions and checked before the row changes. Idempotent, "
-            "resumable.")
+    help = ("Move the photos of existing articles to the photo store the pages show (HostGator, or the bucket "
+            "when PHOTO_STORAGE=s3): local files (--source) and legacy URLs are normalised, uploaded with their "
+            "renditions and checked before the row changes. Idempotent, resumable.")
 
     def add_arguments(self, parser):
         parser.add_argument("--source", action="append", default=None, metavar="DIR",
                             help="folder holding old photos (repeatable); default: media/ and static/article_images/")
         parser.add_argument("--dry-run", action="store_true", help="report what would be done, touch nothing")
         parser.add_argument("--workers", type=int, default=4, help="parallel connections to the store (default 4)")
-        parser.add_argument("--to", dest="store", choices=store_names(), default=None,
-                            help="the store to move them to (default: PHOTO_STORAGE, the one the pages show)")
         parser.add_argument("--limit", type=int, default=None,
                             help="handle at most N articles not migrated yet (a trial run)")
 
-    def handle(self, *args, source=None, dry_run=False, workers=4, limit=None, store=None, verbosity=1, **options):
-        store = store or settings.PHOTO_STORAGE
+    def handle(self, *args, source=None, dry_run=False, workers=4, limit=None, verbosity=1, **options):
+        # Always the store the pages show: a row renamed onto another one would show broken.
+        store = settings.PHOTO_STORAGE
         refusal = workers_refusal(workers, [store])
         if refusal:
             raise CommandError(refusal)
-        if store != settings.PHOTO_STORAGE:
-            self.stdout.write(f"Note: the pages show the photos of PHOTO_STORAGE={settings.PHOTO_STORAGE}; these go to "
-                              f"{store}, and show once copied over (transfer_photos --from {store} --to "
-                              f"{settings.PHOTO_STORAGE}).")
         if source:
             # A mistyped --source would make every photo "missing" and clear the rows: refuse it.
             unknown = [folder for folder in source if not Path(folder).is_dir()]
