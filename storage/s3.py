@@ -36,7 +36,7 @@ from storages.backends.s3 import S3Storage
 from storage.errors import StoreError, StoreRefused
 from storage.names import content_type_of
 from storage.photo_store import PhotoStore
-from storage.s3_errors import call_with_deadline, is_name_taken
+from storage.s3_errors import call_with_deadline, is_name_taken, refuses_the_condition
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"  # names carry the content hash: never changes
 DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
@@ -228,9 +228,9 @@ class PhotoS3Storage(PhotoStore, S3Storage):
             except StoreError as refused:
                 if is_name_taken(refused):
                     continue
-                # A store that does not know If-None-Match answers 501, or 400 (its own words for
-                # an unknown header): one plain PUT; once the store takes it, only plain PUTs.
-                if refused.code not in {"400", "501"} or not self.conditional_puts:
+                # A store that does not know If-None-Match answers 501, or a 400 about the header:
+                # one plain PUT; once the store takes it, only plain PUTs.
+                if not (self.conditional_puts and refuses_the_condition(refused)):
                     raise
             name = self.put(candidate, data)
             self.conditional_puts = False

@@ -32,7 +32,9 @@ NAME_TAKEN = "PreconditionFailed"  # If-None-Match: * met an object already ther
 CONFIGURATION_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "NoSuchBucket",
                        "InvalidBucketName", "AuthorizationHeaderMalformed", "InvalidToken", "ExpiredToken"}
 FULL_CODES = {"QuotaExceeded", "StorageQuotaExceeded", "InsufficientStorage", "ServiceQuotaExceeded"}
-FULL_MESSAGE = re.compile(r"quota|cap exceeded|storage cap|insufficient storage", re.IGNORECASE)
+FULL_MESSAGE = re.compile(r"quota exceeded|exceeded (your|the) .*quota|storage cap|insufficient storage",
+                          re.IGNORECASE)
+CONDITION_WORDS = re.compile(r"if-none-match|header|condition", re.IGNORECASE)
 BUSY_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests"}
 
 
@@ -47,15 +49,18 @@ def translate(error, operation, name=""):
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
         reply = f"{status} {code}".strip()
         message = str(details.get("Message", ""))
-        # Before the 403s: gateways say a full quota with 403 QuotaExceeded (versitygw), B2 with a
-        # 403 whose message speaks of its cap.
-        if code in FULL_CODES or status == 507 or FULL_MESSAGE.search(message):
+        # Full before the 403s: gateways say a full quota with 403 QuotaExceeded (versitygw), B2 with
+        # a 403 whose message speaks of its storage cap. Busy before that message: a throttled store
+        # may speak of a request quota, and is not full.
+        if code in FULL_CODES or status == 507:
+            return StoreFull(operation, name, reply, "the bucket's quota is full", protocol="S3")
+        if code in BUSY_CODES or status in {429, 503}:
+            return StoreBusy(operation, name, reply, message, protocol="S3")
+        if status in {400, 403} and FULL_MESSAGE.search(message):
             return StoreFull(operation, name, reply, "the bucket's quota is full", protocol="S3")
         if code in CONFIGURATION_CODES or status in {401, 403}:
             return StoreLoginError(operation, name, reply, message or "check the AWS_* settings",
                                        protocol="S3")
-        if code in BUSY_CODES or status in {429, 503}:
-            return StoreBusy(operation, name, reply, message, protocol="S3")
         if status >= 500:
             return StoreUnavailable(operation, name, reply, message, protocol="S3")
         return StoreRefused(operation, name, reply, message, protocol="S3")
@@ -90,3 +95,14 @@ def call_with_deadline(executor, operation, name, work, seconds):
             f"still not done after {seconds:g} s (the transfer timeout)")) from None
     except Exception as error:
         raise translate(error, operation, name) from None
+
+
+def refuses_the_condition(error):
+    """Does this refusal of a conditional PUT say the store does not know If-None-Match? A 501, or a
+    400 about an argument or header (not a timeout, a damaged body, a size: those are the PUT's)."""
+    if error.code == "501":
+        return True
+    if not isinstance(error, StoreRefused) or isinstance(error, StoreFull):
+        return False  # full, busy, down: the PUT's fate, whatever its headers
+    return (error.code == "400" and error.reply.split()[-1] in {"InvalidArgument", "InvalidRequest", "NotImplemented"}
+            and CONDITION_WORDS.search(str(error)) is not None)

@@ -182,12 +182,15 @@ def test_the_secret_key_never_reaches_a_log_line_even_botocores_debug(storage, s
     assert SECRET_ACCESS_KEY not in caplog.text
 
 
-@pytest.mark.parametrize(("status", "code"), [(501, "NotImplemented"), (400, "InvalidArgument")])
-def test_a_store_without_conditional_puts_still_never_replaces_a_file(storage, s3, status, code):
+@pytest.mark.parametrize(("status", "code", "message"), [
+    (501, "NotImplemented", "A header you provided implies functionality that is not implemented"),
+    (400, "InvalidArgument", "Unsupported header 'If-None-Match' received for this API call."),
+])
+def test_a_store_without_conditional_puts_still_never_replaces_a_file(storage, s3, status, code, message):
     """Some S3-compatible stores answer 501 (or 400) to If-None-Match: save() goes on with plain PUTs,
     the HEAD before each still keeping taken names."""
     storage.save("match.jpg", ContentFile(b"first"))
-    s3.faults.reply("PUT", status, code, times=1)
+    s3.faults.reply("PUT", status, code, times=1, message=message)
     second = storage.save("other.jpg", ContentFile(b"second"))
     third = storage.save("match.jpg", ContentFile(b"third"))
     assert second == "other.jpg" and third != "match.jpg"
@@ -233,12 +236,39 @@ def test_a_full_bucket_is_full_not_a_wrong_key_and_is_not_retried(storage, s3, s
 def test_a_plain_put_refused_too_keeps_conditional_puts(storage, s3):
     """A 400 that was not about the header (the plain PUT is refused as well) is raised, and the next
     save still sends If-None-Match."""
-    s3.faults.reply("PUT", 400, "InvalidRequest", times=2)
+    s3.faults.reply("PUT", 400, "InvalidRequest", times=2, message="Unsupported header: If-None-Match")
     with pytest.raises(StoreError):
         storage.save("match.jpg", ContentFile(b"first"))
     assert storage.save("match.jpg", ContentFile(b"first")) == "match.jpg"
     assert [request.headers.get("if-none-match") for request in s3.requests() if request.method == "PUT"] == [
         "*", None, "*"]
+
+
+@pytest.mark.parametrize(("code", "message"), [
+    ("RequestTimeout", "Your socket connection to the server was not read from or written to within the timeout"),
+    ("BadDigest", "The Content-MD5 you specified did not match what we received."),
+    ("QuotaExceeded", "Bucket quota exceeded"),
+])
+def test_a_400_that_is_the_puts_own_is_not_a_reason_to_drop_the_condition(storage, s3, code, message):
+    s3.faults.reply("PUT", 400, code, times=None, message=message)  # botocore retries RequestTimeout itself
+    with pytest.raises(StoreError):
+        storage.save("match.jpg", ContentFile(b"first"))
+    s3.faults.clear()
+    assert storage.save("other.jpg", ContentFile(b"second")) == "other.jpg"
+    conditions = [request.headers.get("if-none-match") for request in s3.requests() if request.method == "PUT"]
+    assert len(conditions) >= 2 and set(conditions) == {"*"}  # no plain PUT, before or after
+
+
+@pytest.mark.parametrize(("status", "code", "message"), [
+    (503, "SlowDown", "Please reduce your request rate: request quota exceeded"),
+    (429, "TooManyRequests", "Transaction quota exceeded"),
+])
+def test_a_throttled_store_is_busy_not_full(storage, s3, status, code, message):
+    from storage.errors import StoreBusy
+
+    s3.faults.reply("PUT", status, code, times=None, message=message)
+    with pytest.raises(StoreBusy):
+        storage.save_many({"2026/12/match-0123456789.jpg": b"photo"})
 
 
 def test_a_refused_key_is_still_a_login_error(storage, s3):
