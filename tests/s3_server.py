@@ -109,6 +109,7 @@ class S3Server:
             time.sleep(self.latency)
         refusal = self._checksum_refusal(environ, method, key, headers) if self.strict_checksums else None
         if refusal:
+            environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))  # as a store reads what it refuses
             return self._error(start_response, *refusal)
         fault = self.faults.take(method, key)
         if fault and fault.stall_seconds:
