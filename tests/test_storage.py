@@ -223,6 +223,8 @@ def test_tls_session_reuse_keeps_a_strict_server_working(vsftpd, settings):
             assert stored.read() == payload(index)
         assert fetch(storage.url(name)) == payload(index)
     assert len(storage.listdir("2026/11")[1]) == 12
+    # vsftpd has no MLSD: the sizes come from its LIST lines (transfer_photos compares them).
+    assert storage.file_sizes("2026/11") == {f"reuse-{index} é.jpg": len(payload(index)) for index in range(12)}
     assert storage.pool.connections_opened == 1
     storage.disconnect()
 

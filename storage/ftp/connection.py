@@ -203,7 +203,7 @@ class FTPConnection(AtomicUploads):
 
     def entries(self, path):
         """[(name, RemoteFile)] in ``path``, temporary names included, '.' and '..' left out.
-        MLSD where the server has it, else a unix-style LIST (no sizes or times then)."""
+        MLSD where the server has it, else a unix-style LIST (sizes, but no times then)."""
         command = "MLSD" if "MLST" in self.features else "LIST -a"
         try:
             lines = self.listing_lines(f"{command} {path}")
@@ -220,7 +220,8 @@ class FTPConnection(AtomicUploads):
                 parts = line.split(None, 8)
                 if len(parts) < 9:
                     continue
-                name, entry = parts[8], RemoteFile(size=None, is_dir=line.startswith("d"))
+                size = int(parts[4]) if parts[4].isdigit() else None  # the 5th column: bytes
+                name, entry = parts[8], RemoteFile(size=size, is_dir=line.startswith("d"))
             if name and name not in {".", ".."}:
                 found.append((name, entry))
         return found
