@@ -28,6 +28,7 @@ from articles.photo_processing import BulkPhotoWork
 from articles.photos import files_record, photo_files, placeholder_fields
 from storage.errors import HOST_WIDE, StoreError
 from storage.images import ImageRejected, photo_name
+from storage.listings import FolderListings
 from storage.stores import open_store, store_class
 
 logger = logging.getLogger(__name__)
@@ -138,8 +139,7 @@ class Migration:
         # connection busy, and a photo's files do not wait behind too many others (one deadline each).
         self.uploading = threading.BoundedSemaphore(uploads_at_once)
         self.host_failure = None  # set by the first failure of the host itself
-        self._listings = {}  # folder -> names of its files, as listed once at first need
-        self._listing_lock = threading.Lock()
+        self._listings = FolderListings(storage)
 
     def examine(self, photo_id, slug, published_at, value):
         """Decide and (unless dry_run) do the store's part for one photo. Runs in a worker thread."""
@@ -202,15 +202,10 @@ class Migration:
     def _on_host(self, name):
         """Is ``name`` in the photo folder? Each folder is listed once per run (one MLSD), not
         probed once per row: 500 rows in one old folder cost one listing instead of 500 MLSTs."""
-        folder, file_name = posixpath.split(name)
         try:
-            with self._listing_lock:
-                if folder not in self._listings:
-                    self._listings[folder] = set(self.storage.listdir(folder)[1])
+            return self._listings.holds(name)
         except SuspiciousFileOperation:  # '../x', an absolute path...: not a name in the folder
             return False
-        return file_name in self._listings[folder]
-
 
 def apply(outcome):
     """The database part, in the calling thread, after the FTP part succeeded. The old files are

@@ -13,8 +13,6 @@ leaves whole files only, and the next one copies what is still missing or differ
 
 import hashlib
 import logging
-import posixpath
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -25,6 +23,7 @@ from articles.cleanup import every_file_name
 from articles.models import Photo
 from articles.photo_migration import PIPELINE_NAME
 from storage.errors import HOST_WIDE, StoreError
+from storage.listings import FolderListings
 
 logger = logging.getLogger(__name__)
 
@@ -50,29 +49,10 @@ class TransferReport(BatchReport):
         return sum(outcome.files for outcome in self.outcomes)
 
 
-class Listings:
-    """{name: size} of each folder of one store, listed once per run, kept up to date as files land."""
-
-    def __init__(self, store):
-        self.store, self._folders, self._lock = store, {}, threading.Lock()
-
-    def size(self, name):
-        folder, file_name = posixpath.split(name)
-        with self._lock:
-            if folder not in self._folders:
-                self._folders[folder] = self.store.file_sizes(folder)
-            return self._folders[folder].get(file_name)
-
-    def landed(self, name, size):
-        folder, file_name = posixpath.split(name)
-        with self._lock:
-            self._folders.setdefault(folder, {})[file_name] = size
-
-
 class PhotoTransfer:
     def __init__(self, source, destination, dry_run):
         self.source, self.destination, self.dry_run = source, destination, dry_run
-        self.there, self.here = Listings(source), Listings(destination)
+        self.there, self.here = FolderListings(source), FolderListings(destination)
         self.host_failure = None
 
     def copy(self, outcome, names, own_files=False):

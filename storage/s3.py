@@ -69,7 +69,7 @@ class PhotoS3Storage(PhotoStore, S3Storage):
     def __init__(self, **overrides):
         super().__init__(**overrides)
         self._client = self._executor = None
-        self.conditional_puts = True  # until the store answers 501 to If-None-Match
+        self.conditional_puts = True  # until the store refuses If-None-Match (s3_errors.refuses_the_condition)
         self.client_config = Config(
             connect_timeout=self.timeout, read_timeout=self.timeout,
             retries={"total_max_attempts": 3, "mode": "standard"},
@@ -149,17 +149,18 @@ class PhotoS3Storage(PhotoStore, S3Storage):
     def exists(self, name):
         return self.head(name) is not None
 
-    def size(self, name):
+    def _found(self, name):
         found = self.head(name)
         if found is None:
             raise FileNotFoundError(f"'{name}' is not in the bucket")
-        return found["ContentLength"]
+        return found
+
+    def size(self, name):
+        return self._found(name)["ContentLength"]
 
     def get_modified_time(self, name):
-        found = self.head(name)
-        if found is None:
-            raise FileNotFoundError(f"'{name}' is not in the bucket")
-        return found["LastModified"] if settings.USE_TZ else timezone.make_naive(found["LastModified"])
+        modified = self._found(name)["LastModified"]
+        return modified if settings.USE_TZ else timezone.make_naive(modified)
 
     def _listing(self, path):
         """(folders, {name: size}) in folder ``path``: one ListObjectsV2 per 1000 entries."""

@@ -52,12 +52,11 @@ def translate(error, operation, name=""):
         # Full before the 403s: gateways say a full quota with 403 QuotaExceeded (versitygw), B2 with
         # a 403 whose message speaks of its storage cap. Busy before that message: a throttled store
         # may speak of a request quota, and is not full.
-        if code in FULL_CODES or status == 507:
+        busy = code in BUSY_CODES or status in {429, 503}
+        if code in FULL_CODES or status == 507 or (not busy and status in {400, 403} and FULL_MESSAGE.search(message)):
             return StoreFull(operation, name, reply, "the bucket's quota is full", protocol="S3")
-        if code in BUSY_CODES or status in {429, 503}:
+        if busy:
             return StoreBusy(operation, name, reply, message, protocol="S3")
-        if status in {400, 403} and FULL_MESSAGE.search(message):
-            return StoreFull(operation, name, reply, "the bucket's quota is full", protocol="S3")
         if code in CONFIGURATION_CODES or status in {401, 403}:
             return StoreLoginError(operation, name, reply, message or "check the AWS_* settings",
                                        protocol="S3")
